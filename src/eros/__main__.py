@@ -1,0 +1,3 @@
+from eros.cli import main
+
+main()

@@ -1,0 +1,316 @@
+"""The `eros` command: thin commands that parse, call one library function and print.
+
+One error handler (ErosGroup.invoke) turns the project's own errors into one line and an exit code:
+2 for bad usage or input, 1 for a failed run. `eros --debug ...` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import nullcontext
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from eros import __version__
+from eros.errors import ErosError, ImportRejected
+from eros.settings import Settings, load_settings
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class _State:
+    debug = False
+    config: Path | None = None
+
+
+state = _State()
+
+
+class ErosGroup(TyperGroup):
+    """The command group with the project's one error handler."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ErosError as error:
+            if state.debug:
+                raise
+            err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True, markup=True)
+            if isinstance(error, ImportRejected):
+                for line in error.details():
+                    err_console.print(line, soft_wrap=True, markup=False)
+            raise typer.Exit(error.exit_code) from None
+
+
+app = typer.Typer(
+    cls=ErosGroup,
+    name="eros",
+    help=(
+        "Plan the weekly mass-message schedule of creator pages from each page's own history.\n\n"
+        "Start with [bold]eros demo[/] to build a demo agency, then [bold]eros pages --store "
+        "eros-demo.duckdb[/]."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    add_completion=False,
+)
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="DuckDB file or store URL (default: setting `store`, env EROS_STORE).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"eros {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of an error.")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="Settings file (default: ./eros.toml if present, env EROS_CONFIG)."
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Global options come before the command: eros --debug import messages history.csv"""
+    state.debug = debug
+    state.config = config
+
+
+def settings_for(store: str | None = None) -> Settings:
+    """The effective settings, with the command's flags as the top layer."""
+    return load_settings(state.config, store=store)
+
+
+def _jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(_jsonable(value), indent=2, ensure_ascii=False) + "\n")
+
+
+# -- import ---------------------------------------------------------------------------------------
+
+
+class ImportKindChoice(StrEnum):
+    pages = "pages"
+    messages = "messages"
+    captions = "captions"
+    fans = "fans"
+
+
+@app.command("import")
+def import_command(
+    kind: Annotated[ImportKindChoice, typer.Argument(help="What the file holds.")],
+    file: Annotated[Path, typer.Argument(help="A UTF-8 CSV with a header, or an xlsx workbook.")],
+    create_pages: Annotated[
+        bool,
+        typer.Option(
+            "--create-pages", help="Create pages the store does not know (type standard)."
+        ),
+    ] = False,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import pages, message history, the caption bank or daily fan counts.
+
+    Every row is checked first; if any row is bad, each is reported as FILE:LINE: reason, the
+    command exits 2 and nothing of the file is imported. Importing the same file again changes
+    nothing. Formats: docs/data-formats.md (the seed's BigQuery column names are accepted too).
+
+    Example: eros import messages history.csv --create-pages
+    """
+    from eros.ingest import import_file
+    from eros.store import open_store
+
+    settings = settings_for(store)
+    progress = None
+    if not as_json and err_console.is_terminal:
+
+        def progress(rows: int) -> None:
+            err_console.print(f"  {rows:,} rows checked", style="dim")
+
+    with open_store(settings.store) as opened:
+        report = import_file(
+            opened, kind.value, file, settings, create_pages=create_pages, on_progress=progress
+        )
+    if as_json:
+        print_json(report)
+        return
+    console.print(
+        f"{report.file}: {report.rows:,} {report.kind} rows — {report.inserted:,} new, "
+        f"{report.updated:,} updated, {report.unchanged:,} unchanged"
+    )
+    if report.pages_created:
+        console.print(f"created pages: {', '.join(report.pages_created)}")
+
+
+# -- pages ----------------------------------------------------------------------------------------
+
+
+def _local(instant: datetime | None, timezone: str) -> str:
+    from eros.clock import zone
+
+    if instant is None:
+        return "–"
+    return instant.astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M %z")
+
+
+@app.command("pages")
+def pages_command(store: StoreOption = None, as_json: JsonOption = False) -> None:
+    """List the pages in the store with their history: messages, captions, first and last send.
+
+    Times are shown in each page's own time zone.
+
+    Example: eros pages --store eros-demo.duckdb
+    """
+    from eros.store import open_store
+
+    settings = settings_for(store)
+    with open_store(settings.store) as opened:
+        overview = opened.page_overview()
+    if as_json:
+        print_json(overview)
+        return
+    if not overview:
+        console.print(
+            f"no pages in {settings.store} yet: run `eros import pages FILE` or `eros demo`"
+        )
+        return
+    table = Table(title=f"{len(overview)} pages in {settings.store}")
+    for column in ("page", "type", "time zone", "messages", "captions", "first send", "last send"):
+        table.add_column(column, justify="right" if column in ("messages", "captions") else "left")
+    for page in overview:
+        table.add_row(
+            page.page_name,
+            page.page_type,
+            page.timezone,
+            f"{page.messages:,}",
+            f"{page.captions:,}",
+            _local(page.first_sent_at, page.timezone),
+            _local(page.last_sent_at, page.timezone),
+        )
+    console.print(table)
+
+
+# -- demo -----------------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo_command(
+    store: Annotated[Path, typer.Option("--store", help="Where to build the demo store.")] = Path(
+        "eros-demo.duckdb"
+    ),
+    week: Annotated[
+        str,
+        typer.Option("--week", help="The Monday to plan (history ends the day before), or 'next'."),
+    ] = "next",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic world.")] = 7,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Also keep the generated import files in this folder."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Build a demo agency: the seed's 38 pages with 26 weeks of synthetic history, in a new store.
+
+    The history comes from a simulator with a hidden ground truth (audiences, hours, caption appeal,
+    fatigue, holidays) and goes in through the same import as real data.
+
+    Example: eros demo --week 2025-11-03 --data-dir demo-data
+    """
+    from eros import clock
+    from eros.demo import build_demo
+
+    settings = settings_for()
+    monday = clock.parse_week(week, clock.zone(settings.timezone))
+    quiet = as_json or not err_console.is_terminal
+    with nullcontext() if quiet else err_console.status("building the demo…", spinner="dots"):
+
+        def step(message: str) -> None:
+            if not quiet:
+                err_console.print(f"  {message}", style="dim")
+
+        result = build_demo(
+            settings,
+            store_path=store,
+            week_start=monday,
+            seed=seed,
+            data_dir=data_dir,
+            on_step=step,
+        )
+    if as_json:
+        print_json(result)
+        return
+    rows = ", ".join(f"{report.rows:,} {report.kind}" for report in result.imports)
+    console.print(f"[bold]demo store[/] {result.store_path}: {rows}")
+    console.print(f"history ends {result.week_start.isoformat()} (the week it plans starts then)")
+    pages_command(store=str(result.store_path), as_json=False)
+
+
+# -- settings -------------------------------------------------------------------------------------
+
+
+@app.command("settings")
+def settings_command(store: StoreOption = None, as_json: JsonOption = False) -> None:
+    """Show the effective settings (defaults < eros.toml < EROS_* variables < flags).
+
+    Example: EROS_TIMEZONE=Europe/London eros settings --json
+    """
+    settings = settings_for(store)
+    dumped = settings.model_dump(mode="json")
+    if as_json:
+        print_json(dumped)
+        return
+    table = Table(title="effective settings")
+    table.add_column("setting")
+    table.add_column("value")
+    for name, value in dumped.items():
+        shown = value if isinstance(value, str | int | float) else json.dumps(value)
+        table.add_row(name, str(shown))
+    console.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

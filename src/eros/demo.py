@@ -1,0 +1,138 @@
+"""The demo: a synthetic agency (eros.simulate) written out in the import formats and imported.
+
+Going through the real import path means the demo also proves the import contract. The store is
+built in a temporary file beside the target and renamed over it at the end, so a crash never leaves
+half a demo.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from eros import clock
+from eros.ingest import ImportReport, import_file
+from eros.settings import Settings
+from eros.store import open_store
+from eros.store.base import ImportKind
+
+DEFAULT_DEMO_STORE = Path("eros-demo.duckdb")
+DEFAULT_SEED = 7
+DEMO_ORDER: tuple[ImportKind, ...] = ("pages", "captions", "messages", "fans")
+
+# Column order of the files the demo writes: exactly the import formats of docs/data-formats.md.
+DEMO_COLUMNS: dict[ImportKind, tuple[str, ...]] = {
+    "pages": ("page_name", "page_type", "timezone"),
+    "captions": (
+        "caption_text",
+        "message_type",
+        "page_name",
+        "content_category",
+        "price_tier",
+        "trigger",
+        "active",
+    ),
+    "messages": (
+        "page_name",
+        "sent_at",
+        "message_type",
+        "caption_text",
+        "price",
+        "sent_count",
+        "viewed_count",
+        "purchased_count",
+        "revenue",
+        "message_id",
+        "content_category",
+        "price_tier",
+        "trigger",
+    ),
+    "fans": ("page_name", "date", "active_fans", "new_fans", "expired_fans"),
+}
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    store_path: Path
+    week_start: date
+    seed: int
+    imports: tuple[ImportReport, ...]
+    data_dir: Path | None
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return clock.as_utc(value).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return "" if value is None else value
+
+
+def write_csv(path: Path, columns: tuple[str, ...], rows: Iterable[Mapping[str, Any]]) -> int:
+    """Write `rows` as an import-format CSV; returns the number of rows."""
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(row.get(column)) for column in columns])
+            count += 1
+    return count
+
+
+def build_demo(
+    settings: Settings,
+    *,
+    store_path: Path = DEFAULT_DEMO_STORE,
+    week_start: date | None = None,
+    seed: int = DEFAULT_SEED,
+    data_dir: Path | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Build the demo store for the week starting `week_start` (default: the coming Monday)."""
+    import tempfile
+
+    from eros.simulate import build_world
+
+    step = on_step or (lambda _message: None)
+    week = clock.week_start(week_start or clock.coming_monday(clock.zone(settings.timezone)))
+    step(f"simulating 38 pages of history up to {week.isoformat()}")
+    world = build_world(week, seed=seed)
+    tables: dict[ImportKind, list[dict[str, Any]]] = {
+        "pages": world.pages,
+        "captions": world.captions,
+        "messages": world.messages,
+        "fans": world.fans,
+    }
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    building = store_path.with_name(f".{store_path.name}.building")
+    for leftover in (building, building.with_name(building.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    reports: list[ImportReport] = []
+    with tempfile.TemporaryDirectory(prefix="eros-demo-") as scratch:
+        folder = data_dir or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open_store(str(building)) as store:
+            for kind in DEMO_ORDER:
+                file = folder / f"{kind}.csv"
+                write_csv(file, DEMO_COLUMNS[kind], tables[kind])
+                step(f"importing {file.name}")
+                reports.append(import_file(store, kind, file, settings))
+    store_path.with_name(store_path.name + ".wal").unlink(missing_ok=True)
+    os.replace(building, store_path)
+    return DemoResult(
+        store_path=store_path,
+        week_start=week,
+        seed=seed,
+        imports=tuple(reports),
+        data_dir=data_dir,
+    )

@@ -1,0 +1,84 @@
+"""One error tree for the whole project.
+
+TransientError means "try again" (a busy store, an HTTP 429); TerminalError means retrying will
+not help. InputError is a TerminalError caused by the user's input or usage: the CLI exits 2 for it,
+1 for the rest.
+Errors carry the data a user needs to act (file, line, page, rule) and print as one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ErosError(Exception):
+    """Base of every error the project raises on purpose."""
+
+    exit_code = 1
+
+
+class TransientError(ErosError):
+    """A fault that may pass: worth retrying with backoff."""
+
+
+class TerminalError(ErosError):
+    """A fault that retrying will not fix."""
+
+
+class InputError(TerminalError):
+    """Bad usage or bad input: the user must change something."""
+
+    exit_code = 2
+
+
+class SettingsError(InputError):
+    """A setting has a wrong value (from eros.toml, an EROS_* variable or a flag)."""
+
+
+class UnknownPageError(InputError):
+    """A page name that the store does not know."""
+
+    def __init__(self, page_name: str, hint: str = "") -> None:
+        self.page_name = page_name
+        message = f"unknown page {page_name!r}"
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class StoreError(TerminalError):
+    """The store failed in a way that retrying will not fix (corrupt file, bad schema)."""
+
+
+class StoreBusyError(TransientError):
+    """Another process holds the store file; retried with backoff before it reaches the user."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One bad row of an input file."""
+
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+class ImportRejected(InputError):
+    """An input file had bad rows; nothing of it was imported."""
+
+    max_shown = 20
+
+    def __init__(self, file: str, problems: list[RowProblem], total_bad_rows: int) -> None:
+        self.file = file
+        self.problems = problems
+        self.total_bad_rows = total_bad_rows
+        super().__init__(f"{file}: {total_bad_rows} bad row(s); nothing was imported")
+
+    def details(self) -> list[str]:
+        """The lines to show: the first problems, then a count of the rest."""
+        shown = [str(problem) for problem in self.problems[: self.max_shown]]
+        hidden = self.total_bad_rows - len(shown)
+        if hidden > 0:
+            shown.append(f"... and {hidden} more bad row(s)")
+        return shown

@@ -1,0 +1,324 @@
+"""Caption text for the demo world: non-explicit marketing copy assembled from parts.
+
+A PPV caption is opener + offer + emoji + hook (written for one psychological trigger) + call to action,
+e.g. "New beach photo set just dropped 🌊 only 24h at this price. Tap to unlock". A bump is a short
+friendly check-in. Every text is unique by caption_key across the whole bank, so a caption belongs to one
+page or is shared, never both. The copy is deliberately tame: no sexual words at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import numpy as np
+
+from eros.identity import caption_key
+
+PriceTier = Literal["budget", "standard", "premium", "luxury", "vip"]
+MessageKind = Literal["ppv", "bump"]
+
+TRIGGERS: Final = (
+    "Scarcity",
+    "Urgency",
+    "FOMO",
+    "Exclusivity",
+    "Social Proof",
+    "Curiosity",
+    "Flash Sale",
+)
+PRICE_TIERS: Final[tuple[PriceTier, ...]] = ("budget", "standard", "premium", "luxury", "vip")
+PRICE_BY_TIER: Final[dict[PriceTier, float]] = {
+    "budget": 15.0,
+    "standard": 25.0,
+    "premium": 40.0,
+    "luxury": 60.0,
+    "vip": 100.0,
+}
+
+# Offer phrases per content category, each with the price tiers the agency sells it at.
+OFFERS_BY_CATEGORY: Final[dict[str, tuple[str, ...]]] = {
+    "Photo set": (
+        "beach photo set",
+        "golden hour photo set",
+        "poolside photo set",
+        "cozy sweater photo set",
+        "mirror selfie set",
+        "studio photo set",
+        "sunset photo set",
+        "rooftop photo set",
+        "picnic photo set",
+        "rainy day photo set",
+    ),
+    "Video": (
+        "workout video",
+        "get-ready-with-me video",
+        "beach day video",
+        "dance video",
+        "morning routine video",
+        "vacation vlog",
+        "cooking-with-me video",
+        "road trip video",
+    ),
+    "Behind the scenes": (
+        "behind-the-scenes clip from today's shoot",
+        "blooper reel from the shoot",
+        "BTS look at my photo day",
+        "behind-the-scenes of my studio setup",
+        "making-of video from the weekend shoot",
+    ),
+    "Outfit try-on": (
+        "summer dress try-on",
+        "new outfit haul",
+        "heels and dress try-on",
+        "gym outfit try-on",
+        "cozy pajama try-on",
+        "denim try-on",
+        "party outfit try-on",
+        "swimsuit try-on",
+    ),
+    "Bundle": (
+        "5-set bundle",
+        "weekend bundle",
+        "best-of-the-month bundle",
+        "photo + video bundle",
+        "mega bundle",
+        "throwback bundle",
+    ),
+    "Voice note": (
+        "personal voice note",
+        "good-morning voice note",
+        "goodnight voice note",
+        "voice note with a secret",
+        "storytime voice note",
+    ),
+    "Live replay": (
+        "replay of last night's live",
+        "live Q&A replay",
+        "full livestream replay",
+        "replay of my birthday live",
+    ),
+    "Custom request": (
+        "custom photo made just for you",
+        "personalized shout-out video",
+        "custom video made to order",
+        "custom set in your favourite colour",
+    ),
+}
+PRICE_TIER_WEIGHTS_BY_CATEGORY: Final[dict[str, tuple[float, float, float, float, float]]] = {
+    "Photo set": (0.30, 0.40, 0.20, 0.07, 0.03),
+    "Video": (0.10, 0.35, 0.35, 0.15, 0.05),
+    "Behind the scenes": (0.40, 0.40, 0.15, 0.05, 0.00),
+    "Outfit try-on": (0.20, 0.40, 0.30, 0.10, 0.00),
+    "Bundle": (0.00, 0.10, 0.35, 0.35, 0.20),
+    "Voice note": (0.50, 0.35, 0.15, 0.00, 0.00),
+    "Live replay": (0.25, 0.45, 0.25, 0.05, 0.00),
+    "Custom request": (0.00, 0.05, 0.25, 0.35, 0.35),
+}
+CONTENT_CATEGORIES: Final = tuple(OFFERS_BY_CATEGORY)
+
+OPENERS: Final = (
+    "New",
+    "Just dropped:",
+    "Finally here:",
+    "Fresh",
+    "Brand new",
+    "Surprise!",
+    "You asked, I delivered:",
+    "Sneak peek at my",
+    "Today's",
+    "My favourite",
+    "Weekend special:",
+    "Straight from my camera roll:",
+)
+EMOJI: Final = (
+    "🌊",
+    "☀️",
+    "🔥",
+    "✨",
+    "💖",
+    "📸",
+    "🎬",
+    "🌸",
+    "🎀",
+    "💌",
+    "😍",
+    "🥰",
+    "🎉",
+    "⏳",
+    "💎",
+    "👀",
+    "🙈",
+    "🌴",
+)
+HOOKS_BY_TRIGGER: Final[dict[str, tuple[str, ...]]] = {
+    "Scarcity": (
+        "only {n} spots left",
+        "limited to the first {n} fans",
+        "just {n} copies available",
+        "only {n} left in the vault",
+    ),
+    "Urgency": (
+        "only {h}h at this price",
+        "unlock before midnight",
+        "ends tonight",
+        "price goes up in {h} hours",
+    ),
+    "FOMO": (
+        "everyone's talking about this one",
+        "don't be the one who missed it",
+        "last week's fans loved it",
+        "you'll regret skipping this",
+    ),
+    "Exclusivity": (
+        "never posted anywhere else",
+        "only for my VIPs",
+        "just for you, not on my feed",
+        "a vault exclusive",
+    ),
+    "Social Proof": (
+        "my most unlocked set this month",
+        "{n}0+ fans already unlocked it",
+        "top-rated by my fans",
+        "a true fan favourite",
+    ),
+    "Curiosity": (
+        "you won't guess how it ends",
+        "can you spot the surprise?",
+        "wait for the last one",
+        "guess where I shot this",
+    ),
+    "Flash Sale": (
+        "{pct}% off for the next {h} hours",
+        "flash sale, tonight only",
+        "half price for one hour",
+        "flash deal: 2 for 1",
+    ),
+}
+CALLS_TO_ACTION: Final = (
+    "Unlock now",
+    "Tap to unlock",
+    "Open it before it's gone",
+    "Check your DMs",
+    "Grab it now",
+    "Don't miss it",
+    "Reply 'yes' if you want more",
+    "It's waiting in your inbox",
+    "Unlock and tell me what you think",
+    "",
+)
+
+BUMP_CATEGORIES: Final = ("Check-in", "Teaser", "Wall post", "Poll")
+BUMP_GREETINGS: Final = (
+    "Hey you",
+    "Good morning",
+    "Hi love",
+    "Morning sunshine",
+    "Quick question",
+    "Guess what",
+    "Hey there",
+    "Happy day",
+    "Evening",
+)
+BUMP_BODIES_BY_CATEGORY: Final[dict[str, tuple[str, ...]]] = {
+    "Check-in": (
+        "just got back from the beach",
+        "I'm having a lazy day at home",
+        "coffee in hand and thinking of my fans",
+        "just finished my workout",
+        "I'm bored and want to chat",
+    ),
+    "Teaser": (
+        "I've got a surprise planned this week",
+        "something new is coming tomorrow",
+        "I just finished a shoot you're going to love",
+        "the next drop is almost ready",
+    ),
+    "Wall post": (
+        "new pic on my wall",
+        "I posted a little something on my feed",
+        "fresh post up on my page",
+        "my wall just got an update",
+    ),
+    "Poll": (
+        "I can't decide on my next theme",
+        "help me pick tomorrow's outfit",
+        "I need your vote on the next set",
+        "beach or city for the next shoot",
+    ),
+}
+BUMP_QUESTIONS: Final = (
+    "what are you up to?",
+    "what should I post next?",
+    "reply with your favourite emoji",
+    "rate my look 1-10",
+    "tell me about your day",
+    "are you awake?",
+    "what's your plan tonight?",
+    "go say hi",
+    "vote in the comments",
+    "did you see it yet?",
+)
+
+
+@dataclass(frozen=True)
+class CaptionDraft:
+    """One generated caption before it is given a page: text plus the labels the bank stores."""
+
+    caption_text: str
+    message_type: MessageKind
+    content_category: str
+    price_tier: PriceTier | None
+    trigger: str
+    active: bool
+
+
+class CopyWriter:
+    """Writes unique caption texts; one instance owns the set of keys already used."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._used_keys: set[str] = set()
+
+    def _pick(self, options: tuple[str, ...]) -> str:
+        return options[int(self._rng.integers(len(options)))]
+
+    def _fill(self, template: str) -> str:
+        return template.format(
+            n=int(self._rng.integers(3, 25)),
+            h=int(self._rng.choice((6, 12, 24, 48))),
+            pct=int(self._rng.choice((20, 25, 30, 40, 50))),
+        )
+
+    def _claim(self, text: str) -> bool:
+        key = caption_key(text)
+        if key in self._used_keys:
+            return False
+        self._used_keys.add(key)
+        return True
+
+    def ppv(self, *, active: bool) -> CaptionDraft:
+        """A new PPV caption (opener, offer, emoji, trigger hook, call to action)."""
+        while True:
+            category = self._pick(CONTENT_CATEGORIES)
+            trigger = self._pick(TRIGGERS)
+            offer = self._pick(OFFERS_BY_CATEGORY[category])
+            hook = self._fill(self._pick(HOOKS_BY_TRIGGER[trigger]))
+            call = self._pick(CALLS_TO_ACTION)
+            text = f"{self._pick(OPENERS)} {offer} {self._pick(EMOJI)} {hook}."
+            if call:
+                text = f"{text} {call}"
+            if self._claim(text):
+                weights = np.asarray(PRICE_TIER_WEIGHTS_BY_CATEGORY[category])
+                tier = PRICE_TIERS[int(self._rng.choice(len(PRICE_TIERS), p=weights))]
+                return CaptionDraft(text, "ppv", category, tier, trigger, active)
+
+    def bump(self, *, active: bool) -> CaptionDraft:
+        """A new bump: greeting, a line of news, a question and an emoji; no price."""
+        while True:
+            category = self._pick(BUMP_CATEGORIES)
+            body = self._pick(BUMP_BODIES_BY_CATEGORY[category])
+            text = f"{self._pick(BUMP_GREETINGS)}! {body} {self._pick(EMOJI)} {self._pick(BUMP_QUESTIONS)}"
+            if self._claim(text):
+                trigger = "Curiosity" if category == "Teaser" else ""
+                return CaptionDraft(text, "bump", category, None, trigger, active)

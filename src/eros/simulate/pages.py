@@ -1,0 +1,123 @@
+"""The demo agency's 38 pages (names from the seed), their types, time zones and intended layout.
+
+The layout is fixed, not drawn from the seed, so the demo tells the same story every time: which pages
+are free, paid or standard, where they live, how big they are meant to be and which ones the agency has
+been over-messaging lately. The seed only moves numbers inside this layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+PageType = Literal["free", "paid", "standard"]
+SizeTier = Literal["NEW", "SMALL", "MEDIUM", "LARGE", "XL"]
+
+DEFAULT_TIMEZONE: Final = "America/Los_Angeles"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of the demo agency as designed: the seed draws its numbers inside this shape."""
+
+    page_name: str
+    page_type: PageType
+    size_tier: SizeTier
+    timezone: str = DEFAULT_TIMEZONE
+    fatigued: bool = False
+
+
+PAGE_SPECS: Final[tuple[PageSpec, ...]] = (
+    # Free pages: large audiences, low unlock rates.
+    PageSpec("gracebennett_free", "free", "XL"),
+    PageSpec("itskassielee_free", "free", "XL"),
+    PageSpec("missalexa_free", "free", "LARGE", "America/New_York"),
+    PageSpec("oliviahansley_free", "free", "XL"),
+    # Paid (subscription) pages: smaller audiences that view and buy more.
+    PageSpec("gracebennett_paid", "paid", "MEDIUM"),
+    PageSpec("itskassielee_paid", "paid", "SMALL", "Europe/London"),
+    PageSpec("missalexa_paid", "paid", "MEDIUM"),
+    PageSpec("oliviahansley_paid", "paid", "SMALL"),
+    PageSpec("taylorwild_paid", "paid", "MEDIUM", "America/Chicago", fatigued=True),
+    PageSpec("tessathomas_paid", "paid", "SMALL"),
+    # Standard pages.
+    PageSpec("adriannarodriguez", "standard", "LARGE"),
+    PageSpec("alexlove", "standard", "LARGE"),
+    PageSpec("anngrayson", "standard", "MEDIUM"),
+    PageSpec("ashlyroux", "standard", "MEDIUM"),
+    PageSpec("aspynhayes", "standard", "MEDIUM", "America/New_York"),
+    PageSpec("calilove", "standard", "LARGE"),
+    PageSpec("carmenrose", "standard", "MEDIUM", fatigued=True),
+    PageSpec("chloewildd", "standard", "LARGE", "America/Denver"),
+    PageSpec("corvettemikayla", "standard", "XL"),
+    PageSpec("del", "standard", "NEW"),
+    PageSpec("dianagrace", "standard", "MEDIUM"),
+    PageSpec("isabellelayla", "standard", "LARGE"),
+    PageSpec("jadebri", "standard", "LARGE", fatigued=True),
+    PageSpec("jadevalentine", "standard", "LARGE"),
+    PageSpec("jadewilkinson", "standard", "MEDIUM"),
+    PageSpec("kayleighashford", "standard", "MEDIUM", "America/New_York"),
+    PageSpec("lolarivers", "standard", "LARGE", fatigued=True),
+    PageSpec("madisonsummers", "standard", "LARGE"),
+    PageSpec("miafoster", "standard", "MEDIUM", fatigued=True),
+    PageSpec("miaharper", "standard", "LARGE"),
+    PageSpec("myahill", "standard", "SMALL", fatigued=True),
+    PageSpec("neenah", "standard", "SMALL"),
+    PageSpec("norarhodes", "standard", "MEDIUM", "America/Chicago"),
+    PageSpec("poutyselena", "standard", "MEDIUM", "Australia/Sydney"),
+    PageSpec("scarlettgraceee", "standard", "LARGE", "Europe/London"),
+    PageSpec("talia", "standard", "MEDIUM"),
+    PageSpec("tessadove", "standard", "MEDIUM"),
+    PageSpec("tessatan", "standard", "NEW", "America/New_York"),
+)
+
+PAGE_NAMES: Final[tuple[str, ...]] = tuple(spec.page_name for spec in PAGE_SPECS)
+
+# Audience (≈ sent_count of a mass message) at the end of history, drawn log-uniformly inside these
+# bounds; they keep clear of the tier edges (5,000 / 25,000 / 100,000) so growth and noise over the last
+# 30 days never move a page across one. NEW pages start small and grow fast.
+AUDIENCE_AT_END: Final[dict[SizeTier, tuple[float, float]]] = {
+    "NEW": (400.0, 2_500.0),
+    "SMALL": (1_400.0, 3_800.0),
+    "MEDIUM": (7_000.0, 19_000.0),
+    "LARGE": (32_000.0, 80_000.0),
+    "XL": (130_000.0, 340_000.0),
+}
+
+# The agency's historical sending habit per tier (inclusive ranges per day).
+HISTORY_PPV_PER_DAY: Final[dict[SizeTier, tuple[int, int]]] = {
+    "NEW": (2, 3),
+    "SMALL": (3, 5),
+    "MEDIUM": (5, 8),
+    "LARGE": (8, 12),
+    "XL": (10, 15),
+}
+HISTORY_BUMPS_PER_DAY: Final[dict[SizeTier, tuple[int, int]]] = {
+    "NEW": (3, 4),
+    "SMALL": (3, 5),
+    "MEDIUM": (4, 7),
+    "LARGE": (6, 10),
+    "XL": (8, 12),
+}
+
+# Messages per day a page's audience takes without tiring (before the per-page spread): above the
+# agency's usual volume and above a normal plan of the design's tier table, so only over-messaging tires.
+COMFORTABLE_MESSAGES_PER_DAY: Final[dict[SizeTier, float]] = {
+    "NEW": 8.0,
+    "SMALL": 11.0,
+    "MEDIUM": 16.0,
+    "LARGE": 24.0,
+    "XL": 30.0,
+}
+
+# Size of each page's own caption bank (PPV range, bump range); shared captions come on top.
+PPV_CAPTIONS_PER_PAGE: Final[dict[SizeTier, tuple[int, int]]] = {
+    "NEW": (80, 100),
+    "SMALL": (90, 130),
+    "MEDIUM": (120, 180),
+    "LARGE": (160, 220),
+    "XL": (200, 250),
+}
+BUMP_CAPTIONS_PER_PAGE: Final = (30, 60)
+SHARED_PPV_CAPTIONS: Final = 120
+SHARED_BUMP_CAPTIONS: Final = 30

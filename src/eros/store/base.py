@@ -1,0 +1,170 @@
+"""The store interface: the verbs every backend (DuckDB now, BigQuery later) implements.
+
+Stages never see SQL; they call these verbs. Instants cross this boundary as aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+ImportKind = Literal["pages", "messages", "captions", "fans"]
+IMPORT_KINDS: tuple[ImportKind, ...] = ("pages", "messages", "captions", "fans")
+
+
+@dataclass(frozen=True)
+class StagedTable:
+    """How validated rows of one import kind land in their table: the natural key and the values."""
+
+    table: str
+    key: tuple[str, ...]
+    values: tuple[tuple[str, str], ...]  # (column, SQL type) in staged-file order after the key
+    key_types: tuple[str, ...]
+    stamp_column: str | None = None  # set to the import instant on insert
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*self.key, *(name for name, _ in self.values))
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return (*self.key_types, *(kind for _, kind in self.values))
+
+
+# The staged file of an import has the columns `line` then `columns`, in this order.
+STAGED: dict[ImportKind, StagedTable] = {
+    "pages": StagedTable(
+        table="pages",
+        stamp_column="created_at",
+        key=("page_name",),
+        key_types=("VARCHAR",),
+        values=(("page_type", "VARCHAR"), ("timezone", "VARCHAR")),
+    ),
+    "messages": StagedTable(
+        table="messages",
+        stamp_column="imported_at",
+        key=("page_name", "sent_at", "caption_key"),
+        key_types=("VARCHAR", "TIMESTAMP", "VARCHAR"),
+        values=(
+            ("message_type", "VARCHAR"),
+            ("caption_text", "VARCHAR"),
+            ("price", "DOUBLE"),
+            ("sent_count", "BIGINT"),
+            ("viewed_count", "BIGINT"),
+            ("purchased_count", "BIGINT"),
+            ("revenue", "DOUBLE"),
+            ("message_id", "VARCHAR"),
+            ("content_category", "VARCHAR"),
+            ("price_tier", "VARCHAR"),
+            ("trigger", "VARCHAR"),
+        ),
+    ),
+    "captions": StagedTable(
+        table="captions",
+        stamp_column="imported_at",
+        key=("page_name", "caption_key"),
+        key_types=("VARCHAR", "VARCHAR"),
+        values=(
+            ("caption_text", "VARCHAR"),
+            ("message_type", "VARCHAR"),
+            ("content_category", "VARCHAR"),
+            ("price_tier", "VARCHAR"),
+            ("trigger", "VARCHAR"),
+            ("active", "BOOLEAN"),
+        ),
+    ),
+    "fans": StagedTable(
+        table="fans_daily",
+        key=("page_name", "date"),
+        key_types=("VARCHAR", "DATE"),
+        values=(("active_fans", "BIGINT"), ("new_fans", "BIGINT"), ("expired_fans", "BIGINT")),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class LoadCounts:
+    """What an import did: rows that were new, changed, or already there exactly."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+    pages_created: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DuplicateKey:
+    """Two lines of one staged file with the same natural key."""
+
+    line: int
+    first_line: int
+
+
+@dataclass(frozen=True)
+class Page:
+    page_name: str
+    page_type: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class PageOverview:
+    page_name: str
+    page_type: str
+    timezone: str
+    messages: int
+    captions: int
+    first_sent_at: datetime | None
+    last_sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FanCount:
+    page_name: str
+    date: date
+    active_fans: int
+
+
+class Store(Protocol):
+    """The verbs the engine uses. Open one with `eros.store.open_store(url)` for a unit of work."""
+
+    url: str
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """A transaction: everything inside commits together or not at all."""
+        ...
+
+    def schema_version(self) -> int: ...
+
+    def tables(self) -> list[str]: ...
+
+    def table_counts(self) -> dict[str, int]: ...
+
+    def pages(self) -> list[Page]: ...
+
+    def page_overview(self) -> list[PageOverview]: ...
+
+    def upsert_pages(self, pages: Sequence[Page]) -> None: ...
+
+    def load_staged(
+        self,
+        kind: ImportKind,
+        staged_file: Path,
+        *,
+        create_pages: Sequence[Page] = (),
+    ) -> LoadCounts | list[DuplicateKey]:
+        """Merge a validated staged file into its table in one transaction.
+
+        Returns the duplicate keys instead (changing nothing) when the file repeats a natural key.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...

@@ -1,0 +1,343 @@
+"""The DuckDB store: one embedded file shared by the CLI, the daemon and the web server.
+
+DuckDB lets one process hold a file read-write and refuses a second at once (no busy timeout), so
+a connection is held only for a unit of work and opening retries the lock error with exponential
+backoff and jitter. Inside a process, threads use cursors of the one connection. Every value is a
+parameter; the only SQL text built here joins identifiers from the project's own constants.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from eros import clock
+from eros.errors import StoreBusyError, StoreError
+from eros.store.base import (
+    STAGED,
+    DuplicateKey,
+    ImportKind,
+    LoadCounts,
+    Page,
+    PageOverview,
+    StagedTable,
+)
+
+if TYPE_CHECKING:
+    import duckdb as duckdb_module
+
+MIGRATIONS_PACKAGE = "eros.store.migrations"
+
+
+def _is_lock_error(error: Exception) -> bool:
+    text = str(error)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+@contextmanager
+def translate_errors(where: str) -> Iterator[None]:
+    """Turn driver errors into the project's: a held lock is transient, the rest terminal."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.Error as error:
+        if _is_lock_error(error):
+            raise StoreBusyError(f"{where}: the store is in use by another process") from error
+        raise StoreError(f"{where}: {error}") from error
+
+
+def to_db_instant(instant: datetime) -> datetime:
+    """An aware instant as the naive UTC value stored in TIMESTAMP columns."""
+    return clock.as_utc(instant).replace(tzinfo=None)
+
+
+def from_db_instant(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(number, name, SQL) of every migration shipped with the package, in order."""
+    found = []
+    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        if entry.name.endswith(".sql"):
+            number = int(entry.name.split("_", 1)[0])
+            found.append((number, entry.name.removesuffix(".sql"), entry.read_text("utf-8")))
+    return sorted(found)
+
+
+class DuckDBStore:
+    """A unit of work on one DuckDB file. Use as a context manager; `close()` releases the file."""
+
+    def __init__(self, path: Path, *, url: str | None = None, busy_timeout_s: float = 30.0) -> None:
+        self.path = path
+        self.url = url or f"duckdb:///{path}"
+        self._local = threading.local()
+        self._connection = self._connect(busy_timeout_s)
+        self.migrate()
+
+    def _connect(self, busy_timeout_s: float) -> duckdb_module.DuckDBPyConnection:
+        import duckdb
+
+        if not self.path.parent.exists():
+            raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
+
+        def attempt() -> duckdb_module.DuckDBPyConnection:
+            with translate_errors(str(self.path)):
+                return duckdb.connect(str(self.path))
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(StoreBusyError),
+            wait=wait_random_exponential(multiplier=0.02, max=0.5),
+            stop=stop_after_delay(busy_timeout_s),
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _cursor(self) -> duckdb_module.DuckDBPyConnection:
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            if threading.current_thread() is threading.main_thread():
+                cursor = self._connection
+            else:
+                cursor = self._connection.cursor()
+            self._local.cursor = cursor
+            self._local.depth = 0
+        return cursor
+
+    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        with translate_errors(str(self.path)):
+            return self._cursor().execute(sql, parameters)
+
+    def fetchall(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        with translate_errors(str(self.path)):
+            return self._cursor().execute(sql, parameters).fetchall()
+
+    def scalar(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        row = self.fetchall(sql, parameters)
+        return row[0][0] if row else None
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction; nested blocks join the outer one."""
+        cursor = self._cursor()
+        if self._local.depth > 0:
+            self._local.depth += 1
+            try:
+                yield
+            finally:
+                self._local.depth -= 1
+            return
+        with translate_errors(str(self.path)):
+            cursor.execute("BEGIN TRANSACTION")
+        self._local.depth = 1
+        try:
+            yield
+        except BaseException:
+            self._local.depth = 0
+            with translate_errors(str(self.path)):
+                cursor.execute("ROLLBACK")
+            raise
+        self._local.depth = 0
+        with translate_errors(str(self.path)):
+            cursor.execute("COMMIT")
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- schema -----------------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Apply the shipped migrations the file lacks; returns the schema version."""
+        self.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        current = self.schema_version()
+        shipped = migrations()
+        newest = shipped[-1][0] if shipped else 0
+        if current > newest:
+            raise StoreError(
+                f"{self.path}: schema version {current} is newer than this eros knows ({newest}); "
+                "upgrade eros"
+            )
+        for number, name, sql in shipped:
+            if number <= current:
+                continue
+            with self.atomic():
+                self.execute(sql)
+                self.execute(
+                    "INSERT INTO schema_version VALUES (?, ?, ?)",
+                    [number, name, to_db_instant(clock.now())],
+                )
+        return self.schema_version()
+
+    def schema_version(self) -> int:
+        return int(self.scalar("SELECT coalesce(max(version), 0) FROM schema_version"))
+
+    def tables(self) -> list[str]:
+        rows = self.fetchall(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_catalog = current_database() ORDER BY 1"
+        )
+        return [row[0] for row in rows]
+
+    def table_counts(self) -> dict[str, int]:
+        # Table names come from the catalogue, not from users; counts cannot be parameters.
+        return {
+            table: int(self.scalar(f'SELECT count(*) FROM "{table}"')) for table in self.tables()
+        }
+
+    # -- pages ------------------------------------------------------------------------------------
+
+    def pages(self) -> list[Page]:
+        rows = self.fetchall("SELECT page_name, page_type, timezone FROM pages ORDER BY page_name")
+        return [Page(*row) for row in rows]
+
+    def upsert_pages(self, pages: Sequence[Page]) -> None:
+        stamp = to_db_instant(clock.now())
+        with self.atomic():
+            for page in pages:
+                self.execute(
+                    "INSERT INTO pages (page_name, page_type, timezone, created_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (page_name) DO UPDATE SET "
+                    "page_type = excluded.page_type, timezone = excluded.timezone",
+                    [page.page_name, page.page_type, page.timezone, stamp],
+                )
+
+    def page_overview(self) -> list[PageOverview]:
+        rows = self.fetchall(
+            """
+            SELECT p.page_name, p.page_type, p.timezone,
+                   coalesce(m.sent, 0), coalesce(c.own, 0) + (SELECT count(*) FROM captions
+                       WHERE page_name = '' AND active),
+                   m.first_sent_at, m.last_sent_at
+            FROM pages p
+            LEFT JOIN (SELECT page_name, count(*) AS sent, min(sent_at) AS first_sent_at,
+                              max(sent_at) AS last_sent_at
+                       FROM messages GROUP BY page_name) m USING (page_name)
+            LEFT JOIN (SELECT page_name, count(*) AS own FROM captions WHERE active
+                       GROUP BY page_name) c USING (page_name)
+            ORDER BY p.page_name
+            """
+        )
+        return [
+            PageOverview(
+                page_name=name,
+                page_type=page_type,
+                timezone=timezone,
+                messages=int(messages),
+                captions=int(captions),
+                first_sent_at=from_db_instant(first),
+                last_sent_at=from_db_instant(last),
+            )
+            for name, page_type, timezone, messages, captions, first, last in rows
+        ]
+
+    # -- imports ----------------------------------------------------------------------------------
+
+    def load_staged(
+        self,
+        kind: ImportKind,
+        staged_file: Path,
+        *,
+        create_pages: Sequence[Page] = (),
+    ) -> LoadCounts | list[DuplicateKey]:
+        spec = STAGED[kind]
+        with self.atomic():
+            self._stage(spec, staged_file)
+            duplicates = self._duplicates(spec)
+            if duplicates:
+                self.execute("DROP TABLE staged")
+                return duplicates
+            if create_pages:
+                self.upsert_pages(create_pages)
+            counts = self._merge(spec)
+            self.execute("DROP TABLE staged")
+        return LoadCounts(
+            inserted=counts[0],
+            updated=counts[1],
+            unchanged=counts[2],
+            pages_created=tuple(page.page_name for page in create_pages),
+        )
+
+    def _stage(self, spec: StagedTable, staged_file: Path) -> None:
+        columns = ", ".join(
+            f"'{name}': '{kind}'"
+            for name, kind in zip(("line", *spec.columns), ("BIGINT", *spec.types), strict=True)
+        )
+        self.execute(
+            "CREATE OR REPLACE TEMP TABLE staged AS SELECT * FROM read_csv(?, header = true, "
+            f"auto_detect = false, columns = {{{columns}}}, quote = '\"', escape = '\"', "
+            "nullstr = '\\N', timestampformat = '%Y-%m-%d %H:%M:%S.%f', dateformat = '%Y-%m-%d')",
+            [str(staged_file)],
+        )
+
+    def _duplicates(self, spec: StagedTable) -> list[DuplicateKey]:
+        key = ", ".join(spec.key)
+        rows = self.fetchall(
+            f"SELECT line, first_line FROM (SELECT line, min(line) OVER (PARTITION BY {key}) "
+            "AS first_line FROM staged) WHERE line <> first_line ORDER BY line"
+        )
+        return [DuplicateKey(line=int(line), first_line=int(first)) for line, first in rows]
+
+    def _merge(self, spec: StagedTable) -> tuple[int, int, int]:
+        table = spec.table
+        matches = " AND ".join(f"t.{name} = s.{name}" for name in spec.key)
+        differs = " OR ".join(f"t.{name} IS DISTINCT FROM s.{name}" for name, _ in spec.values)
+        staged_total = int(self.scalar("SELECT count(*) FROM staged"))
+        inserted = int(
+            self.scalar(
+                f"SELECT count(*) FROM staged s WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {table} t WHERE {matches})"
+            )
+        )
+        updated = int(
+            self.scalar(
+                f"SELECT count(*) FROM staged s JOIN {table} t ON {matches} WHERE {differs}"
+            )
+        )
+        if updated:
+            assignments = ", ".join(f"{name} = s.{name}" for name, _ in spec.values)
+            target_matches = " AND ".join(f"{table}.{name} = s.{name}" for name in spec.key)
+            differs_target = " OR ".join(
+                f"{table}.{name} IS DISTINCT FROM s.{name}" for name, _ in spec.values
+            )
+            self.execute(
+                f"UPDATE {table} SET {assignments} FROM staged s "
+                f"WHERE {target_matches} AND ({differs_target})"
+            )
+        if inserted:
+            columns = list(spec.columns)
+            selected = [f"s.{name}" for name in columns]
+            parameters: list[Any] = []
+            if spec.stamp_column:
+                columns.append(spec.stamp_column)
+                selected.append("?")
+                parameters.append(to_db_instant(clock.now()))
+            self.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selected)} "
+                f"FROM staged s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {matches})",
+                parameters,
+            )
+        return inserted, updated, staged_total - inserted - updated
