@@ -39,7 +39,7 @@ state = _State()
 class ErosGroup(TyperGroup):
     """The command group with the project's one error handler."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except ErosError as error:

@@ -14,6 +14,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -106,32 +107,34 @@ def _canonical(header: Sequence[Any]) -> list[str]:
     ]
 
 
-def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, Sequence[Any]]]]:
+@contextmanager
+def open_table(path: Path) -> Iterator[tuple[list[str], Iterator[tuple[int, Sequence[Any]]]]]:
     """The canonical header and a stream of (line number, cells) of a CSV or xlsx file."""
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     suffix = path.suffix.lower()
     if suffix in {".xlsx", ".xlsm"}:
-        return _read_xlsx(path)
-    if suffix in {".csv", ".txt", ""}:
-        return _read_csv(path)
-    raise InputError(f"{path}: unsupported file type {suffix!r} (use .csv or .xlsx)")
+        with _open_xlsx(path) as table:
+            yield table
+    elif suffix in {".csv", ".txt", ""}:
+        with _open_csv(path) as table:
+            yield table
+    else:
+        raise InputError(f"{path}: unsupported file type {suffix!r} (use .csv or .xlsx)")
 
 
-def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, Sequence[Any]]]]:
-    handle = path.open(newline="", encoding="utf-8-sig")
-    reader = csv.reader(handle)
-    try:
-        header = next(reader)
-    except StopIteration:
-        handle.close()
-        raise InputError(f"{path}:1: the file is empty (a header row is required)") from None
-    except (UnicodeDecodeError, csv.Error) as error:
-        handle.close()
-        raise InputError(f"{path}:1: cannot read the header: {error}") from error
+@contextmanager
+def _open_csv(path: Path) -> Iterator[tuple[list[str], Iterator[tuple[int, Sequence[Any]]]]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InputError(f"{path}:1: the file is empty (a header row is required)") from None
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise InputError(f"{path}:1: cannot read the header: {error}") from error
 
-    def rows() -> Iterator[tuple[int, Sequence[Any]]]:
-        with handle:
+        def rows() -> Iterator[tuple[int, Sequence[Any]]]:
             line_end = reader.line_num
             try:
                 for cells in reader:
@@ -141,32 +144,31 @@ def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, Sequence[Any]]
             except (UnicodeDecodeError, csv.Error) as error:
                 raise InputError(f"{path}:{line_end + 1}: cannot read the file: {error}") from error
 
-    return _canonical(header), rows()
+        yield _canonical(header), rows()
 
 
-def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, Sequence[Any]]]]:
+@contextmanager
+def _open_xlsx(path: Path) -> Iterator[tuple[list[str], Iterator[tuple[int, Sequence[Any]]]]]:
     import openpyxl
 
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
         raise InputError(f"{path}: not a readable xlsx workbook: {error}") from error
-    sheet = workbook.worksheets[0]
-    stream = sheet.iter_rows(values_only=True)
-    header = next(stream, None)
-    if header is None:
-        workbook.close()
-        raise InputError(f"{path}:1: the first sheet is empty (a header row is required)")
+    try:
+        stream = workbook.worksheets[0].iter_rows(values_only=True)
+        header = next(stream, None)
+        if header is None:
+            raise InputError(f"{path}:1: the first sheet is empty (a header row is required)")
 
-    def rows() -> Iterator[tuple[int, Sequence[Any]]]:
-        try:
+        def rows() -> Iterator[tuple[int, Sequence[Any]]]:
             for line, cells in enumerate(stream, start=2):
                 if any(cell not in (None, "") for cell in cells):
                     yield line, cells
-        finally:
-            workbook.close()
 
-    return _canonical(header), rows()
+        yield _canonical(header), rows()
+    finally:
+        workbook.close()
 
 
 # -- value parsers: each returns the clean value or raises RowError with the reason ----------------
@@ -437,7 +439,22 @@ def import_file(
 ) -> ImportReport:
     """Validate every row of `path` and merge the file into the store, all or nothing."""
     file_label = str(path)
-    header, rows = read_table(path)
+    with open_table(path) as (header, rows):
+        return _import_rows(
+            store, kind, file_label, header, rows, settings, create_pages, on_progress
+        )
+
+
+def _import_rows(
+    store: Store,
+    kind: ImportKind,
+    file_label: str,
+    header: list[str],
+    rows: Iterator[tuple[int, Sequence[Any]]],
+    settings: Settings,
+    create_pages: bool,
+    on_progress: Callable[[int], None] | None,
+) -> ImportReport:
     missing = [name for name in REQUIRED_COLUMNS[kind] if name not in header]
     if missing:
         raise ImportRejected(

@@ -1,0 +1,939 @@
+"""The demo world: 26 weeks of agency history drawn from the ground truth, then week-by-week simulation.
+
+`build_world` draws the truth, writes the caption bank, replays the agency's past sending habit through
+the response model (see `eros.simulate.truth`) and returns a `World` whose lists use the import-format
+columns. `World.simulate_week` turns a planned week into outcomes and carries audience and fatigue over,
+so successive calls form a closed loop; `World.copy` gives independent copies for comparing policies.
+"""
+
+from __future__ import annotations
+
+import copy as copy_module
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Final, Literal, TypedDict
+
+import numpy as np
+from numpy.typing import NDArray
+
+from eros.clock import as_utc, zone
+from eros.identity import caption_key
+from eros.simulate.copywriting import PRICE_BY_TIER, CaptionDraft, CopyWriter, PriceTier
+from eros.simulate.pages import (
+    BUMP_CAPTIONS_PER_PAGE,
+    HISTORY_BUMPS_PER_DAY,
+    HISTORY_PPV_PER_DAY,
+    PAGE_SPECS,
+    PPV_CAPTIONS_PER_PAGE,
+    SHARED_BUMP_CAPTIONS,
+    SHARED_PPV_CAPTIONS,
+    PageSpec,
+    PageType,
+)
+from eros.simulate.truth import (
+    REACH,
+    FloatArray,
+    GroundTruth,
+    IntArray,
+    PageTruth,
+    draw_holiday_lifts,
+    draw_page_truth,
+    draw_rate,
+    next_fatigue,
+    unlock_probability,
+    view_probability,
+)
+
+# ---------------------------------------------------------------- rows in the import formats
+
+
+class PageRow(TypedDict):
+    page_name: str
+    page_type: PageType
+    timezone: str
+
+
+class CaptionRow(TypedDict):
+    caption_text: str
+    message_type: Literal["ppv", "bump"]
+    page_name: str  # "" = shared by the agency
+    content_category: str
+    price_tier: str  # "" for bumps
+    trigger: str
+    active: bool
+
+
+class MessageRow(TypedDict):
+    page_name: str
+    sent_at: datetime  # aware, UTC
+    message_type: Literal["ppv", "bump", "followup"]
+    caption_text: str
+    price: float
+    sent_count: int
+    viewed_count: int
+    purchased_count: int
+    revenue: float
+    message_id: str
+    content_category: str
+    price_tier: str
+    trigger: str
+
+
+class OutcomeRow(MessageRow):
+    caption_key: str
+
+
+class FansRow(TypedDict):
+    page_name: str
+    date: date  # local
+    active_fans: int
+    new_fans: int
+    expired_fans: int
+
+
+# ---------------------------------------------------------------- constants of the sending habit
+
+SHARED_STREAM: Final = 10_000  # rng stream id of the agency-wide (shared) parts
+_TRUTH, _CAPTIONS, _SCHEDULE, _OUTCOMES, _FUTURE = range(5)
+
+# A local day's sending axis: 00:10–01:59, then 08:00–23:49 (quiet hours 02:00–07:59 skipped); the ends
+# keep 20 minutes clear of the neighbouring days' messages.
+NIGHT_FIRST_MINUTE: Final = 10
+NIGHT_MINUTES: Final = 110
+DAY_FIRST_MINUTE: Final = 8 * 60
+DAY_MINUTES: Final = 950
+MIN_GAP_MINUTES: Final = 20
+MAX_MESSAGES_PER_DAY: Final = 46
+PLATFORM_DROP_DAYS: Final = 14
+FOLLOWUP_SHARE_OF_PPV: Final = 0.15
+FOLLOWUP_DELAY_MINUTES: Final = 120
+FOLLOWUP_PRICE_TIERS: Final = frozenset({"budget", "standard", "premium"})
+INACTIVE_SHARE: Final = 0.08
+OWN_CAPTION_SHARE: Final = 0.7  # share of sends that use the page's own captions (rest: shared ones)
+
+KIND_PPV, KIND_BUMP, KIND_FOLLOWUP = 0, 1, 2
+_KIND_NAMES: Final[tuple[Literal["ppv", "bump", "followup"], ...]] = ("ppv", "bump", "followup")
+_KIND_BY_TYPE: Final = {"ppv": KIND_PPV, "bump": KIND_BUMP, "free": KIND_BUMP, "followup": KIND_FOLLOWUP}
+
+
+def _rng(seed: int, stream: int, part: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, stream, part]))
+
+
+def _add_days(day: date, days: int) -> date:
+    return day + timedelta(days=days)
+
+
+# ---------------------------------------------------------------- the response to a batch of sends
+
+
+@dataclass
+class _Batch:
+    """Sends of one page, in time order, as parallel arrays."""
+
+    kind: IntArray
+    day_index: IntArray  # index into the per-day arrays below
+    local_minute: IntArray  # minute of the local day
+    appeal: FloatArray
+    price: FloatArray
+    parent: IntArray  # follow-up: index of its PPV in this batch, or −1
+    outside_nonbuyers: IntArray  # follow-up without a parent in the batch: its audience
+    active_fans: IntArray  # per day
+    weekday: IntArray  # per day
+    holiday_lift: FloatArray  # per day
+    fatigue: FloatArray  # per day (start of day)
+    platform_factor: FloatArray  # per day
+
+
+def _respond(
+    truth: PageTruth, batch: _Batch, rng: np.random.Generator
+) -> tuple[IntArray, IntArray, IntArray]:
+    """sent, viewed and purchased counts of each send in the batch."""
+    count = len(batch.kind)
+    day = batch.day_index
+    is_followup = batch.kind == KIND_FOLLOWUP
+    is_priced = batch.kind != KIND_BUMP
+    view_mean = view_probability(
+        truth,
+        local_hour=batch.local_minute // 60,
+        weekday=batch.weekday[day],
+        holiday_lift=batch.holiday_lift[day],
+        fatigue=batch.fatigue[day],
+        platform_factor=batch.platform_factor[day],
+        view_appeal=np.where(is_priced, 0.0, batch.appeal),
+        followup=is_followup,
+    )
+    unlock_mean = unlock_probability(
+        truth,
+        appeal=np.where(is_priced, batch.appeal, 0.0),
+        price=batch.price,
+        holiday_lift=batch.holiday_lift[day],
+        fatigue=batch.fatigue[day],
+        platform_factor=batch.platform_factor[day],
+        followup=is_followup,
+    )
+    view_rate = draw_rate(view_mean, truth.view_concentration, rng)
+    unlock_rate = np.where(is_priced, draw_rate(unlock_mean, truth.unlock_concentration, rng), 0.0)
+    reach_draw = rng.binomial(batch.active_fans[day], REACH)
+    sent = np.zeros(count, dtype=np.int64)
+    viewed = np.zeros(count, dtype=np.int64)
+    purchased = np.zeros(count, dtype=np.int64)
+    # Original sends first, then follow-ups, which go to their parent's non-buyers.
+    for wave in (~is_followup, is_followup):
+        if wave is is_followup:
+            has_parent = batch.parent >= 0
+            parent = np.where(has_parent, batch.parent, 0)
+            nonbuyers = sent[parent] - purchased[parent]
+            sent[wave] = np.where(has_parent, nonbuyers, batch.outside_nonbuyers)[wave]
+        else:
+            sent[wave] = reach_draw[wave]
+        viewed[wave] = rng.binomial(sent[wave], view_rate[wave])
+        purchased[wave] = rng.binomial(viewed[wave], unlock_rate[wave])
+    return sent, viewed, purchased
+
+
+# ---------------------------------------------------------------- per-page mutable state
+
+
+@dataclass
+class _PageState:
+    """What carries over from one simulated day to the next for one page."""
+
+    fatigue: float  # at the start of the world's next day
+    audience_wobble: float  # AR(1) log deviation of active fans from the trend
+    active_fans: int
+    nonbuyers_by_caption: dict[str, int]  # last PPV of each caption: sent − purchased
+    rng: np.random.Generator
+
+
+AUDIENCE_WOBBLE_PERSISTENCE: Final = 0.8
+AUDIENCE_WOBBLE_SD: Final = 0.004
+
+
+def _fans_days(
+    truth: PageTruth,
+    days: list[date],
+    state: _PageState,
+    rng: np.random.Generator,
+) -> list[FansRow]:
+    """Advance the audience over `days` (updating state) and return their fans rows."""
+    rows: list[FansRow] = []
+    shocks = rng.normal(0.0, AUDIENCE_WOBBLE_SD, size=len(days))
+    for day, shock in zip(days, shocks.tolist(), strict=True):
+        state.audience_wobble = AUDIENCE_WOBBLE_PERSISTENCE * state.audience_wobble + shock
+        active = max(1, round(truth.audience_trend(day) * math.exp(state.audience_wobble)))
+        previous = state.active_fans if state.active_fans > 0 else active
+        expired = int(rng.binomial(previous, truth.churn_per_day))
+        new = active - previous + expired
+        if new < 0:
+            expired, new = expired - new, 0
+        state.active_fans = active
+        rows.append(
+            FansRow(
+                page_name=truth.page_name,
+                date=day,
+                active_fans=active,
+                new_fans=new,
+                expired_fans=expired,
+            )
+        )
+    return rows
+
+
+def _day_axis(timezone_name: str, day: date) -> tuple[bool, int]:
+    """(night segment usable, UTC offset in minutes of the day's sending hours) for a local day.
+
+    On a DST change day the night segment is dropped: the change happens between 01:00 and 03:00 local,
+    and some of those wall times do not exist or exist twice.
+    """
+    tz = zone(timezone_name)
+    offsets = {
+        datetime.combine(day, time(hour, minute), tzinfo=tz).utcoffset()
+        for hour, minute in ((0, 10), (1, 59), (8, 0), (23, 49))
+    }
+    noon_offset = datetime.combine(day, time(12), tzinfo=tz).utcoffset()
+    assert noon_offset is not None
+    return len(offsets) == 1, int(noon_offset.total_seconds() // 60)
+
+
+def _to_utc(days: list[date], day_index: IntArray, local_minute: IntArray, offsets: IntArray) -> list[datetime]:
+    epoch_day = np.array([day.toordinal() - 719_163 for day in days], dtype=np.int64)  # 1970-01-01
+    utc_minute = epoch_day[day_index] * 1440 + local_minute - offsets[day_index]
+    naive: list[datetime] = utc_minute.astype("datetime64[m]").astype("datetime64[us]").tolist()
+    return [instant.replace(tzinfo=UTC) for instant in naive]
+
+
+def _message_id(page_name: str, instant: datetime) -> str:
+    return f"sim-{page_name}-{instant:%Y%m%dT%H%MZ}"
+
+
+def _price(base: FloatArray, rng: np.random.Generator) -> FloatArray:
+    """Tier price ± noise, as x.99 dollars, clipped to 5–100."""
+    noisy = np.round(base * rng.lognormal(0.0, 0.08, size=len(base))) - 0.01
+    return np.clip(noisy, 5.0, 100.0)
+
+
+# ---------------------------------------------------------------- captions
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """Caption choices of one page and kind: own and shared, split by active."""
+
+    keys: tuple[str, ...]
+    own: NDArray[np.bool_]
+    active: NDArray[np.bool_]
+
+
+def _caption_row(draft: CaptionDraft, page_name: str) -> CaptionRow:
+    return CaptionRow(
+        caption_text=draft.caption_text,
+        message_type=draft.message_type,
+        page_name=page_name,
+        content_category=draft.content_category,
+        price_tier=draft.price_tier or "",
+        trigger=draft.trigger,
+        active=draft.active,
+    )
+
+
+def _write_captions(seed: int) -> tuple[list[CaptionRow], list[CaptionRow], dict[str, list[CaptionRow]]]:
+    """(all rows, shared rows, own rows by page): the whole bank in a fixed order."""
+    rng = _rng(seed, SHARED_STREAM, _CAPTIONS)
+    writer = CopyWriter(rng)
+
+    def drafts(count: int, kind: Literal["ppv", "bump"]) -> list[CaptionDraft]:
+        make = writer.ppv if kind == "ppv" else writer.bump
+        return [make(active=bool(rng.random() >= INACTIVE_SHARE)) for _ in range(count)]
+
+    shared = [
+        _caption_row(draft, "")
+        for draft in drafts(SHARED_PPV_CAPTIONS, "ppv") + drafts(SHARED_BUMP_CAPTIONS, "bump")
+    ]
+    own_by_page: dict[str, list[CaptionRow]] = {}
+    for spec in PAGE_SPECS:
+        low, high = PPV_CAPTIONS_PER_PAGE[spec.size_tier]
+        ppv_count = int(rng.integers(low, high + 1))
+        bump_count = int(rng.integers(BUMP_CAPTIONS_PER_PAGE[0], BUMP_CAPTIONS_PER_PAGE[1] + 1))
+        own_by_page[spec.page_name] = [
+            _caption_row(draft, spec.page_name)
+            for draft in drafts(ppv_count, "ppv") + drafts(bump_count, "bump")
+        ]
+    rows = shared + [row for spec in PAGE_SPECS for row in own_by_page[spec.page_name]]
+    return rows, shared, own_by_page
+
+
+def _draw_appeal(
+    rng: np.random.Generator,
+    own: list[CaptionRow],
+    shared: list[CaptionRow],
+    shared_appeal: dict[str, float],
+) -> dict[str, float]:
+    """caption_key → appeal on this page: PPVs shift the unlock logit, bumps the log view rate."""
+    category_taste = {category: float(rng.normal(0.0, 0.15)) for category in _categories(own + shared)}
+    appeal: dict[str, float] = {}
+    for row in own + shared:
+        key = caption_key(row["caption_text"])
+        if row["message_type"] == "bump":
+            appeal[key] = float(rng.normal(0.0, 0.12))
+        elif row["page_name"]:
+            appeal[key] = category_taste[row["content_category"]] + float(rng.normal(0.0, 0.3))
+        else:
+            page_part = float(rng.normal(0.0, 0.12))
+            appeal[key] = category_taste[row["content_category"]] + shared_appeal[key] + page_part
+    return appeal
+
+
+def _categories(rows: Iterable[CaptionRow]) -> list[str]:
+    return sorted({row["content_category"] for row in rows})
+
+
+# ---------------------------------------------------------------- history of one page
+
+
+@dataclass
+class _PageHistory:
+    messages: list[OutcomeRow]
+    fans: list[FansRow]
+    fatigue_at_end: float
+    state: _PageState
+
+
+def _history_volume(
+    spec: PageSpec, day_count: int, rng: np.random.Generator, *, fatigued: bool
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """(PPVs, bumps, volume multiplier) per day: the agency's habit, ramped up for fatigued pages."""
+    ppv_low, ppv_high = HISTORY_PPV_PER_DAY[spec.size_tier]
+    bump_low, bump_high = HISTORY_BUMPS_PER_DAY[spec.size_tier]
+    ppv = rng.integers(ppv_low, ppv_high + 1, size=day_count).astype(np.float64)
+    bumps = rng.integers(bump_low, bump_high + 1, size=day_count).astype(np.float64)
+    multiplier = np.ones(day_count)
+    if fatigued:
+        ramp_days = min(int(rng.integers(21, 29)), day_count // 2)
+        peak = float(rng.uniform(2.0, 2.3))
+        since_ramp = np.arange(day_count) - (day_count - ramp_days)
+        multiplier = 1.0 + (peak - 1.0) * np.clip((since_ramp + 1) / ramp_days, 0.0, 1.0)
+    return (
+        np.round(ppv * multiplier).astype(np.int64),
+        np.round(bumps * multiplier).astype(np.int64),
+        multiplier,
+    )
+
+
+def _history_slots(
+    rng: np.random.Generator, counts: IntArray, night_ok: NDArray[np.bool_]
+) -> tuple[IntArray, IntArray]:
+    """(day index, local minute) of every send, in time order, ≥ 20 min apart, outside quiet hours.
+
+    Uniform over the day's sending axis with the spacing trick: n sorted uniforms on a shortened axis,
+    the k-th shifted by k × gap, so the gap holds exactly and hours are spread evenly (learnable).
+    """
+    axis = np.where(night_ok, NIGHT_MINUTES + DAY_MINUTES, DAY_MINUTES)
+    day_index = np.repeat(np.arange(len(counts)), counts)
+    free_length = (axis - (counts - 1) * MIN_GAP_MINUTES)[day_index]
+    draws = rng.uniform(0.0, 1.0, size=len(day_index)) * free_length
+    order = np.lexsort((draws, day_index))
+    draws = draws[order]
+    first_of_day = np.repeat(np.cumsum(counts) - counts, counts)
+    rank = np.arange(len(day_index)) - first_of_day
+    position = np.floor(draws + rank * MIN_GAP_MINUTES).astype(np.int64)
+    position = np.where(night_ok[day_index], position, position + NIGHT_MINUTES)
+    minute = np.where(
+        position < NIGHT_MINUTES,
+        NIGHT_FIRST_MINUTE + position,
+        DAY_FIRST_MINUTE + position - NIGHT_MINUTES,
+    )
+    return day_index, minute
+
+
+def _history_kinds(
+    rng: np.random.Generator,
+    day_index: IntArray,
+    minute: IntArray,
+    ppv_counts: IntArray,
+    followup_counts: IntArray,
+) -> tuple[IntArray, IntArray]:
+    """(kind, parent index) per slot: PPVs in 08:00–23:49, follow-ups ≥ 2 h after a PPV that day."""
+    kind = np.full(len(day_index), KIND_BUMP, dtype=np.int64)
+    parent = np.full(len(day_index), -1, dtype=np.int64)
+    bounds = np.searchsorted(day_index, np.arange(len(ppv_counts) + 1))
+    uniforms = rng.random(len(day_index))
+    for day in range(len(ppv_counts)):
+        start, stop = int(bounds[day]), int(bounds[day + 1])
+        slots = np.arange(start, stop)
+        daytime = slots[minute[start:stop] >= DAY_FIRST_MINUTE]
+        if len(daytime) == 0:
+            continue
+        # The ppv_counts[day] daytime slots with the smallest uniforms become PPVs.
+        ppv = np.sort(daytime[np.argsort(uniforms[daytime])[: ppv_counts[day]]])
+        kind[ppv] = KIND_PPV
+        wanted = int(followup_counts[day])
+        if wanted == 0:
+            continue
+        for slot in slots[::-1]:
+            if kind[slot] != KIND_BUMP:
+                continue
+            earlier = ppv[minute[ppv] <= minute[slot] - FOLLOWUP_DELAY_MINUTES]
+            if len(earlier) == 0:
+                continue
+            kind[slot] = KIND_FOLLOWUP
+            parent[slot] = earlier[int(uniforms[slot] * len(earlier))]
+            wanted -= 1
+            if wanted == 0:
+                break
+    return kind, parent
+
+
+def _history_for_page(
+    spec: PageSpec,
+    truth: PageTruth,
+    ground: GroundTruth,
+    own: list[CaptionRow],
+    shared: list[CaptionRow],
+    seed: int,
+    stream: int,
+) -> _PageHistory:
+    history_start = _add_days(ground.history_end, -ground.history_days)
+    first_day = max(history_start, truth.start_date)
+    day_count = (ground.history_end - first_day).days
+    days = [_add_days(first_day, offset) for offset in range(day_count)]
+    schedule_rng = _rng(seed, stream, _SCHEDULE)
+    outcome_rng = _rng(seed, stream, _OUTCOMES)
+
+    # Volume and send times.
+    ppv_counts, bump_counts, _ = _history_volume(spec, day_count, schedule_rng, fatigued=truth.fatigued)
+    followup_counts = schedule_rng.binomial(ppv_counts, FOLLOWUP_SHARE_OF_PPV)
+    axes = [_day_axis(truth.timezone, day) for day in days]
+    night_ok = np.array([night for night, _ in axes], dtype=np.bool_)
+    offsets = np.array([offset for _, offset in axes], dtype=np.int64)
+    capacity = np.where(night_ok, MAX_MESSAGES_PER_DAY, MAX_MESSAGES_PER_DAY - 4)
+    totals = np.minimum(ppv_counts + bump_counts + followup_counts, capacity)
+    day_index, minute = _history_slots(schedule_rng, totals, night_ok)
+    kind, parent = _history_kinds(schedule_rng, day_index, minute, ppv_counts, followup_counts)
+
+    # Captions and prices: own or shared, inactive captions only in the first 60 % of history.
+    early = day_index < int(0.6 * day_count)
+    caption_rows = np.empty(len(kind), dtype=object)
+    for message_type, kind_code in (("ppv", KIND_PPV), ("bump", KIND_BUMP)):
+        own_rows = [row for row in own if row["message_type"] == message_type]
+        shared_rows = [row for row in shared if row["message_type"] == message_type]
+        chosen = np.flatnonzero(kind == kind_code)
+        use_own = schedule_rng.random(len(chosen)) < OWN_CAPTION_SHARE
+        picks = schedule_rng.random(len(chosen))
+        for rows, mask in ((own_rows, use_own), (shared_rows, ~use_own)):
+            active = np.array([row for row in rows if row["active"]], dtype=object)
+            everything = np.array(rows, dtype=object)
+            targets = chosen[mask]
+            pool_size = np.where(early[targets], len(everything), len(active))
+            index = (picks[mask] * pool_size).astype(np.int64)
+            caption_rows[targets] = np.where(
+                early[targets], everything[np.minimum(index, len(everything) - 1)], active[index]
+            )
+    is_ppv = kind == KIND_PPV
+    ppv_index = np.flatnonzero(is_ppv)
+    tiers = [caption_rows[index]["price_tier"] for index in ppv_index.tolist()]
+    price = np.zeros(len(kind))
+    price[ppv_index] = _price(np.array([PRICE_BY_TIER[tier] for tier in tiers]), schedule_rng)
+    # Follow-ups re-offer their parent's caption at its price; luxury and VIP PPVs get none (a bump).
+    followups = np.flatnonzero(kind == KIND_FOLLOWUP)
+    for slot in followups.tolist():
+        parent_row = caption_rows[parent[slot]]
+        if parent_row["price_tier"] in FOLLOWUP_PRICE_TIERS:
+            caption_rows[slot] = parent_row
+            price[slot] = price[parent[slot]]
+        else:
+            kind[slot] = KIND_BUMP
+            parent[slot] = -1
+    for slot in np.flatnonzero((kind == KIND_BUMP) & (caption_rows == None)).tolist():  # noqa: E711
+        bump_rows = [row for row in own if row["message_type"] == "bump" and row["active"]]
+        caption_rows[slot] = bump_rows[int(schedule_rng.integers(len(bump_rows)))]
+
+    # Fatigue per day (start of day) from the day's volume.
+    messages_per_day = np.bincount(day_index, minlength=day_count)
+    fatigue = np.zeros(day_count + 1)
+    for day in range(day_count):
+        fatigue[day + 1] = next_fatigue(truth, float(fatigue[day]), int(messages_per_day[day]))
+
+    # Audience per day.
+    state = _PageState(
+        fatigue=float(fatigue[day_count]),
+        audience_wobble=0.0,
+        active_fans=0,
+        nonbuyers_by_caption={},
+        rng=_rng(seed, stream, _FUTURE),
+    )
+    fans = _fans_days(truth, days, state, outcome_rng)
+
+    # Outcomes.
+    keys = [caption_key(row["caption_text"]) for row in caption_rows.tolist()]
+    drop_start = ground.platform_drop_start
+    batch = _Batch(
+        kind=kind,
+        day_index=day_index,
+        local_minute=minute,
+        appeal=np.array([truth.appeal_of(key) for key in keys]),
+        price=price,
+        parent=parent,
+        outside_nonbuyers=np.zeros(len(kind), dtype=np.int64),
+        active_fans=np.array([row["active_fans"] for row in fans], dtype=np.int64),
+        weekday=np.array([day.weekday() for day in days], dtype=np.int64),
+        holiday_lift=np.array([ground.holiday_lift(day) for day in days]),
+        fatigue=fatigue[:day_count],
+        platform_factor=np.array(
+            [1.0 - ground.platform_drop if day >= drop_start else 1.0 for day in days]
+        ),
+    )
+    sent, viewed, purchased = _respond(truth, batch, outcome_rng)
+    for index in ppv_index.tolist():
+        state.nonbuyers_by_caption[keys[index]] = int(sent[index] - purchased[index])
+
+    instants = _to_utc(days, day_index, minute, offsets)
+    messages = [
+        _outcome_row(truth.page_name, instant, kind_code, row, key, amount, s, v, p)
+        for instant, kind_code, row, key, amount, s, v, p in zip(
+            instants,
+            kind.tolist(),
+            caption_rows.tolist(),
+            keys,
+            price.tolist(),
+            sent.tolist(),
+            viewed.tolist(),
+            purchased.tolist(),
+            strict=True,
+        )
+    ]
+    return _PageHistory(messages, fans, float(fatigue[day_count]), state)
+
+
+def _outcome_row(
+    page_name: str,
+    instant: datetime,
+    kind_code: int,
+    caption: CaptionRow | Mapping[str, object],
+    key: str,
+    price: float,
+    sent: int,
+    viewed: int,
+    purchased: int,
+    message_id: str | None = None,
+) -> OutcomeRow:
+    return OutcomeRow(
+        page_name=page_name,
+        sent_at=instant,
+        message_type=_KIND_NAMES[kind_code],
+        caption_text=str(caption.get("caption_text", "")),
+        price=round(price, 2),
+        sent_count=sent,
+        viewed_count=viewed,
+        purchased_count=purchased,
+        revenue=round(purchased * price, 2),
+        message_id=message_id or _message_id(page_name, instant),
+        content_category=str(caption.get("content_category", "")),
+        price_tier=str(caption.get("price_tier", "")),
+        trigger=str(caption.get("trigger", "")),
+        caption_key=key,
+    )
+
+
+# ---------------------------------------------------------------- the world
+
+
+@dataclass
+class _PlannedSend:
+    page_name: str
+    instant: datetime
+    local_day: date
+    local_minute: int
+    kind: int
+    key: str
+    caption: Mapping[str, object]
+    price: float
+    parent_key: str
+
+
+@dataclass
+class World:
+    """A synthetic agency: import-format history plus the hidden truth and the state to go on from.
+
+    The history lists (`pages`, `captions`, `messages`, `fans`) and `truth` are shared by copies and must
+    be treated as read-only; the simulation state is private to each copy.
+    """
+
+    pages: list[PageRow]
+    captions: list[CaptionRow]
+    messages: list[MessageRow]
+    fans: list[FansRow]
+    truth: GroundTruth
+    next_day: date  # first local day not simulated yet (same calendar date for every page)
+    week_fans: list[FansRow] = field(default_factory=list)  # fans rows of the last simulate_week
+    _states: dict[str, _PageState] = field(default_factory=dict, repr=False)
+    _bank: dict[str, dict[str, CaptionRow]] = field(default_factory=dict, repr=False)
+
+    def copy(self) -> World:
+        """An independent copy for another policy: shares the read-only history, not the state."""
+        twin = copy_module.copy(self)
+        twin._states = copy_module.deepcopy(self._states)
+        twin.week_fans = list(self.week_fans)
+        return twin
+
+    def current_fatigue(self, page_name: str) -> float:
+        """The page's fatigue level at the start of `next_day`."""
+        return self._state(page_name).fatigue
+
+    def _state(self, page_name: str) -> _PageState:
+        try:
+            return self._states[page_name]
+        except KeyError:
+            raise ValueError(f"unknown page {page_name!r}") from None
+
+    # ------------------------------------------------------------ planned rows
+
+    def _plan(self, row: Mapping[str, object]) -> _PlannedSend:
+        page_name = str(row.get("page_name", ""))
+        self._state(page_name)
+        truth = self.truth.pages[page_name]
+        instant = row.get("send_at_utc", row.get("sent_at"))
+        if not isinstance(instant, datetime):
+            raise ValueError(f"{page_name}: send_at_utc must be an aware datetime, got {instant!r}")
+        instant = as_utc(instant)
+        message_type = str(row.get("message_type", "")).lower()
+        if message_type not in _KIND_BY_TYPE:
+            raise ValueError(f"{page_name}: unknown message_type {message_type!r}")
+        kind = _KIND_BY_TYPE[message_type]
+        text = row.get("caption_text")
+        key = str(row.get("caption_key") or (caption_key(text) if isinstance(text, str) else ""))
+        if not key:
+            raise ValueError(f"{page_name}: a row needs caption_text or caption_key")
+        known = self._bank[page_name].get(key)
+        caption: dict[str, object] = dict(known) if known else {}
+        for column in ("caption_text", "content_category", "price_tier", "trigger"):
+            value = row.get(column)
+            if isinstance(value, str) and value and not caption.get(column):
+                caption[column] = value
+        raw_price = row.get("price", 0.0)
+        price = float(raw_price) if isinstance(raw_price, int | float | str) and raw_price != "" else 0.0
+        if kind == KIND_BUMP:
+            price = 0.0
+        elif price <= 0.0:
+            raise ValueError(f"{page_name}: a {message_type} needs a price > 0")
+        local = instant.astimezone(zone(truth.timezone))
+        parent_key = str(row.get("parent") or key)
+        return _PlannedSend(
+            page_name,
+            instant,
+            local.date(),
+            local.hour * 60 + local.minute,
+            kind,
+            key,
+            caption,
+            price,
+            parent_key,
+        )
+
+    # ------------------------------------------------------------ closed loop
+
+    def simulate_week(
+        self, rows: Iterable[Mapping[str, object]], week_start: date | None = None
+    ) -> list[OutcomeRow]:
+        """Outcomes of one planned week; audience and fatigue carry over to the next call.
+
+        `rows` need page_name, send_at_utc (aware), message_type (ppv|bump|followup|free — free is
+        simulated as a bump), caption_text or caption_key, price (and optionally parent: the caption_key
+        of a follow-up's PPV). The week is the 7 local days from `week_start` (default: the local date of
+        the earliest row, or `next_day`); it must not start before `next_day`. Every page is advanced
+        through the week, with or without rows. Returns outcome rows in the messages format plus
+        caption_key, sorted by (page_name, sent_at); `week_fans` then holds the week's fans rows.
+        """
+        planned = sorted((self._plan(row) for row in rows), key=lambda send: (send.page_name, send.instant))
+        if week_start is None:
+            week_start = min((send.local_day for send in planned), default=self.next_day)
+        if week_start < self.next_day:
+            raise ValueError(
+                f"week {week_start} starts before the end of the simulation so far ({self.next_day})"
+            )
+        week_end = _add_days(week_start, 7)
+        for send in planned:
+            if not week_start <= send.local_day < week_end:
+                raise ValueError(
+                    f"{send.page_name}: send at {send.instant.isoformat()} is outside the week "
+                    f"{week_start}..{_add_days(week_end, -1)} (local time)"
+                )
+        by_page: dict[str, list[_PlannedSend]] = {name: [] for name in self._states}
+        for send in planned:
+            by_page[send.page_name].append(send)
+        outcomes: list[OutcomeRow] = []
+        week_fans: list[FansRow] = []
+        for page_name in sorted(self._states):
+            page_outcomes, page_fans = self._simulate_page(page_name, by_page[page_name], week_start)
+            outcomes.extend(page_outcomes)
+            week_fans.extend(page_fans)
+        self.next_day = week_end
+        self.week_fans = week_fans
+        return outcomes
+
+    def _simulate_page(
+        self, page_name: str, sends: list[_PlannedSend], week_start: date
+    ) -> tuple[list[OutcomeRow], list[FansRow]]:
+        truth = self.truth.pages[page_name]
+        state = self._states[page_name]
+        rng = state.rng
+        idle_days = (week_start - self.next_day).days
+        days = [_add_days(self.next_day, offset) for offset in range(idle_days + 7)]
+        fans = _fans_days(truth, days, state, rng)
+        day_of = {day: index for index, day in enumerate(days)}
+        day_index = np.array([day_of[send.local_day] for send in sends], dtype=np.int64)
+        messages_per_day = np.bincount(day_index, minlength=len(days))
+        fatigue = np.zeros(len(days) + 1)
+        fatigue[0] = state.fatigue
+        for day in range(len(days)):
+            fatigue[day + 1] = next_fatigue(truth, float(fatigue[day]), int(messages_per_day[day]))
+        state.fatigue = float(fatigue[len(days)])
+
+        # A follow-up's parent: the latest earlier PPV of its caption in this week, else history.
+        parent = np.full(len(sends), -1, dtype=np.int64)
+        outside = np.zeros(len(sends), dtype=np.int64)
+        latest_ppv: dict[str, int] = {}
+        for index, send in enumerate(sends):
+            if send.kind == KIND_PPV:
+                latest_ppv[send.key] = index
+            elif send.kind == KIND_FOLLOWUP:
+                if send.parent_key in latest_ppv:
+                    parent[index] = latest_ppv[send.parent_key]
+                else:
+                    fallback = fans[int(day_index[index])]["active_fans"]
+                    outside[index] = state.nonbuyers_by_caption.get(send.parent_key, fallback)
+        batch = _Batch(
+            kind=np.array([send.kind for send in sends], dtype=np.int64),
+            day_index=day_index,
+            local_minute=np.array([send.local_minute for send in sends], dtype=np.int64),
+            appeal=np.array([truth.appeal_of(send.key) for send in sends]),
+            price=np.array([send.price for send in sends]),
+            parent=parent,
+            outside_nonbuyers=outside,
+            active_fans=np.array([row["active_fans"] for row in fans], dtype=np.int64),
+            weekday=np.array([day.weekday() for day in days], dtype=np.int64),
+            holiday_lift=np.array([self.truth.holiday_lift(day) for day in days]),
+            fatigue=fatigue[: len(days)],
+            platform_factor=np.ones(len(days)),
+        )
+        sent, viewed, purchased = _respond(truth, batch, rng)
+        outcomes: list[OutcomeRow] = []
+        used_ids: set[str] = set()
+        for index, send in enumerate(sends):
+            if send.kind == KIND_PPV:
+                state.nonbuyers_by_caption[send.key] = int(sent[index] - purchased[index])
+            message_id = _message_id(page_name, send.instant)
+            suffix = 1
+            while message_id in used_ids:
+                suffix += 1
+                message_id = f"{_message_id(page_name, send.instant)}-{suffix}"
+            used_ids.add(message_id)
+            outcomes.append(
+                _outcome_row(
+                    page_name,
+                    send.instant,
+                    send.kind,
+                    send.caption,
+                    send.key,
+                    send.price,
+                    int(sent[index]),
+                    int(viewed[index]),
+                    int(purchased[index]),
+                    message_id,
+                )
+            )
+        return outcomes, fans[idle_days:]
+
+    def expected_outcome(self, row: Mapping[str, object]) -> dict[str, float]:
+        """Expected counts of one planned send from the current state, without randomness.
+
+        The page's fatigue is decayed to the send's local day as if nothing were sent before it, the
+        audience follows its trend; a follow-up reaches its caption's last known non-buyers.
+        """
+        send = self._plan(row)
+        truth = self.truth.pages[send.page_name]
+        state = self._states[send.page_name]
+        days_ahead = (send.local_day - self.next_day).days
+        if days_ahead < 0:
+            raise ValueError(f"{send.local_day} is before the end of the simulation ({self.next_day})")
+        fatigue = state.fatigue * math.exp(-days_ahead / truth.fatigue_time_constant_days)
+        wobble = state.audience_wobble * AUDIENCE_WOBBLE_PERSISTENCE ** (days_ahead + 1)
+        audience = truth.audience_trend(send.local_day) * math.exp(wobble)
+        is_followup = send.kind == KIND_FOLLOWUP
+        if is_followup:
+            sent = float(state.nonbuyers_by_caption.get(send.parent_key, audience * REACH))
+        else:
+            sent = audience * REACH
+        one = np.ones(1)
+        lift = one * self.truth.holiday_lift(send.local_day)
+        view = view_probability(
+            truth,
+            local_hour=np.array([send.local_minute // 60]),
+            weekday=np.array([send.local_day.weekday()]),
+            holiday_lift=lift,
+            fatigue=one * fatigue,
+            platform_factor=one,
+            view_appeal=one * (truth.appeal_of(send.key) if send.kind == KIND_BUMP else 0.0),
+            followup=np.array([is_followup]),
+        )[0]
+        unlock = 0.0
+        if send.kind != KIND_BUMP:
+            unlock = float(
+                unlock_probability(
+                    truth,
+                    appeal=one * truth.appeal_of(send.key),
+                    price=one * send.price,
+                    holiday_lift=lift,
+                    fatigue=one * fatigue,
+                    platform_factor=one,
+                    followup=np.array([is_followup]),
+                )[0]
+            )
+        viewed = sent * float(view)
+        purchased = viewed * unlock
+        return {
+            "sent_count": sent,
+            "viewed_count": viewed,
+            "purchased_count": purchased,
+            "revenue": purchased * send.price,
+            "view_probability": float(view),
+            "unlock_probability": unlock,
+        }
+
+
+# ---------------------------------------------------------------- building
+
+
+def build_world(
+    history_end: date,
+    *,
+    seed: int = 7,
+    history_days: int = 182,
+    platform_drop: float | None = None,
+) -> World:
+    """The demo agency with `history_days` of history ending the day before `history_end` (a Monday).
+
+    `platform_drop` (0–1) lowers every page's view and unlock rates by that share during the last 14 days
+    of history, a platform-wide effect the analyzer must not blame on the pages.
+    """
+    if history_end.weekday() != 0:
+        raise ValueError(f"history_end must be a Monday, got {history_end} ({history_end:%A})")
+    if history_days < 4 * 7:
+        raise ValueError(f"history_days must be at least 28, got {history_days}")
+    drop = platform_drop or 0.0
+    if not 0.0 <= drop < 1.0:
+        raise ValueError(f"platform_drop must be in [0, 1), got {platform_drop}")
+
+    captions, shared, own_by_page = _write_captions(seed)
+    shared_rng = _rng(seed, SHARED_STREAM, _TRUTH)
+    holiday_lift_by_name = draw_holiday_lifts(shared_rng)
+    shared_appeal = {
+        caption_key(row["caption_text"]): float(shared_rng.normal(0.0, 0.25)) for row in shared
+    }
+    ground = GroundTruth(
+        seed=seed,
+        history_end=history_end,
+        history_days=history_days,
+        platform_drop=drop,
+        platform_drop_start=_add_days(history_end, -PLATFORM_DROP_DAYS),
+        holiday_lift_by_name=holiday_lift_by_name,
+        pages={},
+    )
+    messages: list[MessageRow] = []
+    fans: list[FansRow] = []
+    states: dict[str, _PageState] = {}
+    bank: dict[str, dict[str, CaptionRow]] = {}
+    for stream, spec in sorted(enumerate(PAGE_SPECS), key=lambda item: item[1].page_name):
+        truth_rng = _rng(seed, stream, _TRUTH)
+        own = own_by_page[spec.page_name]
+        appeal = _draw_appeal(truth_rng, own, shared, shared_appeal)
+        truth = draw_page_truth(
+            spec, truth_rng, history_end=history_end, history_days=history_days, caption_appeal=appeal
+        )
+        history = _history_for_page(spec, truth, ground, own, shared, seed, stream)
+        ground.pages[spec.page_name] = replace(truth, fatigue_at_history_end=history.fatigue_at_end)
+        messages.extend(_without_key(row) for row in history.messages)
+        fans.extend(history.fans)
+        states[spec.page_name] = history.state
+        bank[spec.page_name] = {caption_key(row["caption_text"]): row for row in own + shared}
+    pages = [
+        PageRow(page_name=spec.page_name, page_type=spec.page_type, timezone=spec.timezone)
+        for spec in PAGE_SPECS
+    ]
+    return World(
+        pages=pages,
+        captions=captions,
+        messages=messages,
+        fans=fans,
+        truth=ground,
+        next_day=history_end,
+        _states=states,
+        _bank=bank,
+    )
+
+
+def _without_key(row: OutcomeRow) -> MessageRow:
+    message = {column: value for column, value in row.items() if column != "caption_key"}
+    return message  # type: ignore[return-value]
