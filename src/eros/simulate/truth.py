@@ -13,7 +13,7 @@ Response model, per mass message of a page (all rates are probabilities, clipped
   × (price / 25)^(−price_elasticity) × exp(−fatigue_unlock_sensitivity · F) × holiday lift
   × platform factor (× follow-up factor).
 * overdispersion: the realised rate of one send is Beta-distributed around its probability with a
-  per-page concentration (60–200), then counts are binomial: one huge send never pins the rate.
+  per-page concentration (80–200), then counts are binomial: one huge send never pins the rate.
 * fatigue F (per page, in units of "a day's worth of comfortable volume"): F is read at the start of a
   local day; after the day, F ← F·exp(−1/τ) + max(0, messages that day − comfortable) / comfortable.
   It recovers when volume drops below the comfortable level.
@@ -219,12 +219,12 @@ def draw_page_truth(
         base_unlock_rate=float(rng.uniform(unlock_low, unlock_high)),
         price_elasticity=float(rng.uniform(0.6, 1.1)),
         view_concentration=float(rng.uniform(100.0, 200.0)),
-        unlock_concentration=float(rng.uniform(60.0, 150.0)),
+        unlock_concentration=float(rng.uniform(80.0, 200.0)),
         comfortable_messages_per_day=COMFORTABLE_MESSAGES_PER_DAY[spec.size_tier]
         * float(rng.uniform(0.95, 1.1)),
-        fatigue_time_constant_days=float(rng.uniform(5.0, 9.0)),
-        fatigue_view_sensitivity=float(rng.uniform(0.12, 0.18)),
-        fatigue_unlock_sensitivity=float(rng.uniform(0.12, 0.18)),
+        fatigue_time_constant_days=float(rng.uniform(6.0, 8.0)),
+        fatigue_view_sensitivity=float(rng.uniform(0.13, 0.17)),
+        fatigue_unlock_sensitivity=float(rng.uniform(0.13, 0.17)),
         fatigued=spec.fatigued,
         fatigue_at_history_end=0.0,
         caption_appeal=caption_appeal,

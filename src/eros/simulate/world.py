@@ -111,11 +111,18 @@ FOLLOWUP_SHARE_OF_PPV: Final = 0.15
 FOLLOWUP_DELAY_MINUTES: Final = 120
 FOLLOWUP_PRICE_TIERS: Final = frozenset({"budget", "standard", "premium"})
 INACTIVE_SHARE: Final = 0.08
-OWN_CAPTION_SHARE: Final = 0.7  # share of sends that use the page's own captions (rest: shared ones)
+OWN_CAPTION_SHARE: Final = (
+    0.7  # share of sends that use the page's own captions (rest: shared ones)
+)
 
 KIND_PPV, KIND_BUMP, KIND_FOLLOWUP = 0, 1, 2
 _KIND_NAMES: Final[tuple[Literal["ppv", "bump", "followup"], ...]] = ("ppv", "bump", "followup")
-_KIND_BY_TYPE: Final = {"ppv": KIND_PPV, "bump": KIND_BUMP, "free": KIND_BUMP, "followup": KIND_FOLLOWUP}
+_KIND_BY_TYPE: Final = {
+    "ppv": KIND_PPV,
+    "bump": KIND_BUMP,
+    "free": KIND_BUMP,
+    "followup": KIND_FOLLOWUP,
+}
 
 
 def _rng(seed: int, stream: int, part: int) -> np.random.Generator:
@@ -176,21 +183,20 @@ def _respond(
     )
     view_rate = draw_rate(view_mean, truth.view_concentration, rng)
     unlock_rate = np.where(is_priced, draw_rate(unlock_mean, truth.unlock_concentration, rng), 0.0)
-    reach_draw = rng.binomial(batch.active_fans[day], REACH)
     sent = np.zeros(count, dtype=np.int64)
     viewed = np.zeros(count, dtype=np.int64)
     purchased = np.zeros(count, dtype=np.int64)
     # Original sends first, then follow-ups, which go to their parent's non-buyers.
-    for wave in (~is_followup, is_followup):
-        if wave is is_followup:
-            has_parent = batch.parent >= 0
-            parent = np.where(has_parent, batch.parent, 0)
-            nonbuyers = sent[parent] - purchased[parent]
-            sent[wave] = np.where(has_parent, nonbuyers, batch.outside_nonbuyers)[wave]
-        else:
-            sent[wave] = reach_draw[wave]
-        viewed[wave] = rng.binomial(sent[wave], view_rate[wave])
-        purchased[wave] = rng.binomial(viewed[wave], unlock_rate[wave])
+    original = ~is_followup
+    sent[original] = rng.binomial(batch.active_fans[day[original]], REACH)
+    viewed[original] = rng.binomial(sent[original], view_rate[original])
+    purchased[original] = rng.binomial(viewed[original], unlock_rate[original])
+    has_parent = batch.parent >= 0
+    parent = np.where(has_parent, batch.parent, 0)
+    audience = np.where(has_parent, sent[parent] - purchased[parent], batch.outside_nonbuyers)
+    sent[is_followup] = audience[is_followup]
+    viewed[is_followup] = rng.binomial(sent[is_followup], view_rate[is_followup])
+    purchased[is_followup] = rng.binomial(viewed[is_followup], unlock_rate[is_followup])
     return sent, viewed, purchased
 
 
@@ -258,7 +264,9 @@ def _day_axis(timezone_name: str, day: date) -> tuple[bool, int]:
     return len(offsets) == 1, int(noon_offset.total_seconds() // 60)
 
 
-def _to_utc(days: list[date], day_index: IntArray, local_minute: IntArray, offsets: IntArray) -> list[datetime]:
+def _to_utc(
+    days: list[date], day_index: IntArray, local_minute: IntArray, offsets: IntArray
+) -> list[datetime]:
     epoch_day = np.array([day.toordinal() - 719_163 for day in days], dtype=np.int64)  # 1970-01-01
     utc_minute = epoch_day[day_index] * 1440 + local_minute - offsets[day_index]
     naive: list[datetime] = utc_minute.astype("datetime64[m]").astype("datetime64[us]").tolist()
@@ -299,7 +307,9 @@ def _caption_row(draft: CaptionDraft, page_name: str) -> CaptionRow:
     )
 
 
-def _write_captions(seed: int) -> tuple[list[CaptionRow], list[CaptionRow], dict[str, list[CaptionRow]]]:
+def _write_captions(
+    seed: int,
+) -> tuple[list[CaptionRow], list[CaptionRow], dict[str, list[CaptionRow]]]:
     """(all rows, shared rows, own rows by page): the whole bank in a fixed order."""
     rng = _rng(seed, SHARED_STREAM, _CAPTIONS)
     writer = CopyWriter(rng)
@@ -332,7 +342,9 @@ def _draw_appeal(
     shared_appeal: dict[str, float],
 ) -> dict[str, float]:
     """caption_key → appeal on this page: PPVs shift the unlock logit, bumps the log view rate."""
-    category_taste = {category: float(rng.normal(0.0, 0.15)) for category in _categories(own + shared)}
+    category_taste = {
+        category: float(rng.normal(0.0, 0.15)) for category in _categories(own + shared)
+    }
     appeal: dict[str, float] = {}
     for row in own + shared:
         key = caption_key(row["caption_text"])
@@ -353,6 +365,32 @@ def _categories(rows: Iterable[CaptionRow]) -> list[str]:
 # ---------------------------------------------------------------- history of one page
 
 
+def _pick_captions(
+    rng: np.random.Generator, catalog: list[CaptionRow], kind: IntArray, early: NDArray[np.bool_]
+) -> IntArray:
+    """Index into `catalog` of a caption for each send: the page's own (70 %) or a shared one, of the
+    send's kind, drawn uniformly; retired (inactive) captions only in the early part of history."""
+    caption_is_ppv = np.array([row["message_type"] == "ppv" for row in catalog], dtype=np.bool_)
+    caption_is_own = np.array([bool(row["page_name"]) for row in catalog], dtype=np.bool_)
+    caption_is_active = np.array([row["active"] for row in catalog], dtype=np.bool_)
+    use_own = rng.random(len(kind)) < OWN_CAPTION_SHARE
+    picks = rng.random(len(kind))
+    chosen = np.zeros(len(kind), dtype=np.int64)
+    for want_ppv in (True, False):
+        for own in (True, False):
+            for in_early_part in (True, False):
+                pool = np.flatnonzero(
+                    (caption_is_ppv == want_ppv)
+                    & (caption_is_own == own)
+                    & (caption_is_active | in_early_part)
+                )
+                sends = (
+                    ((kind != KIND_BUMP) == want_ppv) & (use_own == own) & (early == in_early_part)
+                )
+                chosen[sends] = pool[(picks[sends] * len(pool)).astype(np.int64)]
+    return chosen
+
+
 @dataclass
 class _PageHistory:
     messages: list[OutcomeRow]
@@ -371,8 +409,8 @@ def _history_volume(
     bumps = rng.integers(bump_low, bump_high + 1, size=day_count).astype(np.float64)
     multiplier = np.ones(day_count)
     if fatigued:
-        ramp_days = min(int(rng.integers(21, 29)), day_count // 2)
-        peak = float(rng.uniform(2.0, 2.3))
+        ramp_days = min(int(rng.integers(24, 29)), day_count // 2)
+        peak = float(rng.uniform(2.15, 2.35))
         since_ramp = np.arange(day_count) - (day_count - ramp_days)
         multiplier = 1.0 + (peak - 1.0) * np.clip((since_ramp + 1) / ramp_days, 0.0, 1.0)
     return (
@@ -452,6 +490,7 @@ def _history_for_page(
     ground: GroundTruth,
     own: list[CaptionRow],
     shared: list[CaptionRow],
+    key_of: Mapping[str, str],
     seed: int,
     stream: int,
 ) -> _PageHistory:
@@ -463,7 +502,9 @@ def _history_for_page(
     outcome_rng = _rng(seed, stream, _OUTCOMES)
 
     # Volume and send times.
-    ppv_counts, bump_counts, _ = _history_volume(spec, day_count, schedule_rng, fatigued=truth.fatigued)
+    ppv_counts, bump_counts, _ = _history_volume(
+        spec, day_count, schedule_rng, fatigued=truth.fatigued
+    )
     followup_counts = schedule_rng.binomial(ppv_counts, FOLLOWUP_SHARE_OF_PPV)
     axes = [_day_axis(truth.timezone, day) for day in days]
     night_ok = np.array([night for night, _ in axes], dtype=np.bool_)
@@ -474,41 +515,27 @@ def _history_for_page(
     kind, parent = _history_kinds(schedule_rng, day_index, minute, ppv_counts, followup_counts)
 
     # Captions and prices: own or shared, inactive captions only in the first 60 % of history.
-    early = day_index < int(0.6 * day_count)
-    caption_rows = np.empty(len(kind), dtype=object)
-    for message_type, kind_code in (("ppv", KIND_PPV), ("bump", KIND_BUMP)):
-        own_rows = [row for row in own if row["message_type"] == message_type]
-        shared_rows = [row for row in shared if row["message_type"] == message_type]
-        chosen = np.flatnonzero(kind == kind_code)
-        use_own = schedule_rng.random(len(chosen)) < OWN_CAPTION_SHARE
-        picks = schedule_rng.random(len(chosen))
-        for rows, mask in ((own_rows, use_own), (shared_rows, ~use_own)):
-            active = np.array([row for row in rows if row["active"]], dtype=object)
-            everything = np.array(rows, dtype=object)
-            targets = chosen[mask]
-            pool_size = np.where(early[targets], len(everything), len(active))
-            index = (picks[mask] * pool_size).astype(np.int64)
-            caption_rows[targets] = np.where(
-                early[targets], everything[np.minimum(index, len(everything) - 1)], active[index]
-            )
-    is_ppv = kind == KIND_PPV
-    ppv_index = np.flatnonzero(is_ppv)
-    tiers = [caption_rows[index]["price_tier"] for index in ppv_index.tolist()]
+    catalog = own + shared
+    keys_of_catalog = [key_of[row["caption_text"]] for row in catalog]
+    caption_index = _pick_captions(schedule_rng, catalog, kind, day_index < int(0.6 * day_count))
+    tiers = [catalog[index]["price_tier"] for index in caption_index.tolist()]
+    ppv_index = np.flatnonzero(kind == KIND_PPV)
     price = np.zeros(len(kind))
-    price[ppv_index] = _price(np.array([PRICE_BY_TIER[tier] for tier in tiers]), schedule_rng)
+    price[ppv_index] = _price(np.array([PRICE_BY_TIER[tiers[i]] for i in ppv_index]), schedule_rng)
     # Follow-ups re-offer their parent's caption at its price; luxury and VIP PPVs get none (a bump).
     followups = np.flatnonzero(kind == KIND_FOLLOWUP)
-    for slot in followups.tolist():
-        parent_row = caption_rows[parent[slot]]
-        if parent_row["price_tier"] in FOLLOWUP_PRICE_TIERS:
-            caption_rows[slot] = parent_row
-            price[slot] = price[parent[slot]]
-        else:
-            kind[slot] = KIND_BUMP
-            parent[slot] = -1
-    for slot in np.flatnonzero((kind == KIND_BUMP) & (caption_rows == None)).tolist():  # noqa: E711
-        bump_rows = [row for row in own if row["message_type"] == "bump" and row["active"]]
-        caption_rows[slot] = bump_rows[int(schedule_rng.integers(len(bump_rows)))]
+    allowed = np.array(
+        [tiers[i] in FOLLOWUP_PRICE_TIERS for i in parent[followups]], dtype=np.bool_
+    )
+    kept, dropped = followups[allowed], followups[~allowed]
+    caption_index[kept] = caption_index[parent[kept]]
+    price[kept] = price[parent[kept]]
+    kind[dropped] = KIND_BUMP
+    parent[dropped] = -1
+    caption_index[dropped] = _pick_captions(
+        schedule_rng, catalog, kind[dropped], np.zeros(len(dropped), dtype=np.bool_)
+    )
+    keys = [keys_of_catalog[index] for index in caption_index.tolist()]
 
     # Fatigue per day (start of day) from the day's volume.
     messages_per_day = np.bincount(day_index, minlength=day_count)
@@ -527,7 +554,6 @@ def _history_for_page(
     fans = _fans_days(truth, days, state, outcome_rng)
 
     # Outcomes.
-    keys = [caption_key(row["caption_text"]) for row in caption_rows.tolist()]
     drop_start = ground.platform_drop_start
     batch = _Batch(
         kind=kind,
@@ -548,6 +574,7 @@ def _history_for_page(
     sent, viewed, purchased = _respond(truth, batch, outcome_rng)
     for index in ppv_index.tolist():
         state.nonbuyers_by_caption[keys[index]] = int(sent[index] - purchased[index])
+    caption_rows = [catalog[index] for index in caption_index.tolist()]
 
     instants = _to_utc(days, day_index, minute, offsets)
     messages = [
@@ -555,7 +582,7 @@ def _history_for_page(
         for instant, kind_code, row, key, amount, s, v, p in zip(
             instants,
             kind.tolist(),
-            caption_rows.tolist(),
+            caption_rows,
             keys,
             price.tolist(),
             sent.tolist(),
@@ -673,7 +700,11 @@ class World:
             if isinstance(value, str) and value and not caption.get(column):
                 caption[column] = value
         raw_price = row.get("price", 0.0)
-        price = float(raw_price) if isinstance(raw_price, int | float | str) and raw_price != "" else 0.0
+        price = (
+            float(raw_price)
+            if isinstance(raw_price, int | float | str) and raw_price != ""
+            else 0.0
+        )
         if kind == KIND_BUMP:
             price = 0.0
         elif price <= 0.0:
@@ -706,7 +737,9 @@ class World:
         through the week, with or without rows. Returns outcome rows in the messages format plus
         caption_key, sorted by (page_name, sent_at); `week_fans` then holds the week's fans rows.
         """
-        planned = sorted((self._plan(row) for row in rows), key=lambda send: (send.page_name, send.instant))
+        planned = sorted(
+            (self._plan(row) for row in rows), key=lambda send: (send.page_name, send.instant)
+        )
         if week_start is None:
             week_start = min((send.local_day for send in planned), default=self.next_day)
         if week_start < self.next_day:
@@ -726,7 +759,9 @@ class World:
         outcomes: list[OutcomeRow] = []
         week_fans: list[FansRow] = []
         for page_name in sorted(self._states):
-            page_outcomes, page_fans = self._simulate_page(page_name, by_page[page_name], week_start)
+            page_outcomes, page_fans = self._simulate_page(
+                page_name, by_page[page_name], week_start
+            )
             outcomes.extend(page_outcomes)
             week_fans.extend(page_fans)
         self.next_day = week_end
@@ -817,7 +852,9 @@ class World:
         state = self._states[send.page_name]
         days_ahead = (send.local_day - self.next_day).days
         if days_ahead < 0:
-            raise ValueError(f"{send.local_day} is before the end of the simulation ({self.next_day})")
+            raise ValueError(
+                f"{send.local_day} is before the end of the simulation ({self.next_day})"
+            )
         fatigue = state.fatigue * math.exp(-days_ahead / truth.fatigue_time_constant_days)
         wobble = state.audience_wobble * AUDIENCE_WOBBLE_PERSISTENCE ** (days_ahead + 1)
         audience = truth.audience_trend(send.local_day) * math.exp(wobble)
@@ -887,6 +924,7 @@ def build_world(
         raise ValueError(f"platform_drop must be in [0, 1), got {platform_drop}")
 
     captions, shared, own_by_page = _write_captions(seed)
+    key_of = {row["caption_text"]: caption_key(row["caption_text"]) for row in captions}
     shared_rng = _rng(seed, SHARED_STREAM, _TRUTH)
     holiday_lift_by_name = draw_holiday_lifts(shared_rng)
     shared_appeal = {
@@ -910,14 +948,18 @@ def build_world(
         own = own_by_page[spec.page_name]
         appeal = _draw_appeal(truth_rng, own, shared, shared_appeal)
         truth = draw_page_truth(
-            spec, truth_rng, history_end=history_end, history_days=history_days, caption_appeal=appeal
+            spec,
+            truth_rng,
+            history_end=history_end,
+            history_days=history_days,
+            caption_appeal=appeal,
         )
-        history = _history_for_page(spec, truth, ground, own, shared, seed, stream)
+        history = _history_for_page(spec, truth, ground, own, shared, key_of, seed, stream)
         ground.pages[spec.page_name] = replace(truth, fatigue_at_history_end=history.fatigue_at_end)
         messages.extend(_without_key(row) for row in history.messages)
         fans.extend(history.fans)
         states[spec.page_name] = history.state
-        bank[spec.page_name] = {caption_key(row["caption_text"]): row for row in own + shared}
+        bank[spec.page_name] = {key_of[row["caption_text"]]: row for row in own + shared}
     pages = [
         PageRow(page_name=spec.page_name, page_type=spec.page_type, timezone=spec.timezone)
         for spec in PAGE_SPECS

@@ -81,8 +81,16 @@ def migrations() -> list[tuple[int, str, str]]:
 class DuckDBStore:
     """A unit of work on one DuckDB file. Use as a context manager; `close()` releases the file."""
 
-    def __init__(self, path: Path, *, url: str | None = None, busy_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        url: str | None = None,
+        busy_timeout_s: float = 30.0,
+        memory_limit: str = "512MB",
+    ) -> None:
         self.path = path
+        self.memory_limit = memory_limit
         self.url = url or f"duckdb:///{path}"
         self._local = threading.local()
         self._connection = self._connect(busy_timeout_s)
@@ -96,7 +104,7 @@ class DuckDBStore:
 
         def attempt() -> duckdb_module.DuckDBPyConnection:
             with translate_errors(str(self.path)):
-                return duckdb.connect(str(self.path))
+                return duckdb.connect(str(self.path), config={"memory_limit": self.memory_limit})
 
         retrying = Retrying(
             retry=retry_if_exception_type(StoreBusyError),
@@ -263,17 +271,16 @@ class DuckDBStore:
         *,
         create_pages: Sequence[Page] = (),
     ) -> LoadCounts | list[DuplicateKey]:
+        # The staged file is read where it lies in each step (no copy in memory), so an import of
+        # any size runs within the connection's memory limit.
         spec = STAGED[kind]
         with self.atomic():
-            self._stage(spec, staged_file)
-            duplicates = self._duplicates(spec)
+            duplicates = self._duplicates(spec, staged_file)
             if duplicates:
-                self.execute("DROP TABLE staged")
                 return duplicates
             if create_pages:
                 self.upsert_pages(create_pages)
-            counts = self._merge(spec)
-            self.execute("DROP TABLE staged")
+            counts = self._merge(spec, staged_file)
         return LoadCounts(
             inserted=counts[0],
             updated=counts[1],
@@ -281,40 +288,42 @@ class DuckDBStore:
             pages_created=tuple(page.page_name for page in create_pages),
         )
 
-    def _stage(self, spec: StagedTable, staged_file: Path) -> None:
+    @staticmethod
+    def _staged(spec: StagedTable) -> str:
+        """A read_csv of a staged file (its path is the query's first parameter)."""
         columns = ", ".join(
             f"'{name}': '{kind}'"
             for name, kind in zip(("line", *spec.columns), ("BIGINT", *spec.types), strict=True)
         )
-        self.execute(
-            "CREATE OR REPLACE TEMP TABLE staged AS SELECT * FROM read_csv(?, header = true, "
-            f"auto_detect = false, columns = {{{columns}}}, quote = '\"', escape = '\"', "
-            "nullstr = '\\N', timestampformat = '%Y-%m-%d %H:%M:%S.%f', dateformat = '%Y-%m-%d')",
-            [str(staged_file)],
+        return (
+            "read_csv(?, header = true, auto_detect = false, "
+            f"columns = {{{columns}}}, quote = '\"', escape = '\"', nullstr = '\\N', "
+            "timestampformat = '%Y-%m-%d %H:%M:%S.%f', dateformat = '%Y-%m-%d')"
         )
 
-    def _duplicates(self, spec: StagedTable) -> list[DuplicateKey]:
+    def _duplicates(self, spec: StagedTable, staged_file: Path) -> list[DuplicateKey]:
         key = ", ".join(spec.key)
         rows = self.fetchall(
             f"SELECT line, first_line FROM (SELECT line, min(line) OVER (PARTITION BY {key}) "
-            "AS first_line FROM staged) WHERE line <> first_line ORDER BY line"
+            f"AS first_line FROM {self._staged(spec)}) WHERE line <> first_line ORDER BY line",
+            [str(staged_file)],
         )
         return [DuplicateKey(line=int(line), first_line=int(first)) for line, first in rows]
 
-    def _merge(self, spec: StagedTable) -> tuple[int, int, int]:
-        table = spec.table
+    def _merge(self, spec: StagedTable, staged_file: Path) -> tuple[int, int, int]:
+        table, staged = spec.table, self._staged(spec)
+        path = str(staged_file)
         matches = " AND ".join(f"t.{name} = s.{name}" for name in spec.key)
         differs = " OR ".join(f"t.{name} IS DISTINCT FROM s.{name}" for name, _ in spec.values)
-        staged_total = int(self.scalar("SELECT count(*) FROM staged"))
-        inserted = int(
-            self.scalar(
-                f"SELECT count(*) FROM staged s WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {table} t WHERE {matches})"
-            )
-        )
+        staged_total, inserted = self.fetchall(
+            f"SELECT count(*), count(*) FILTER (WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table} t WHERE {matches})) FROM {staged} s",
+            [path],
+        )[0]
         updated = int(
             self.scalar(
-                f"SELECT count(*) FROM staged s JOIN {table} t ON {matches} WHERE {differs}"
+                f"SELECT count(*) FROM {staged} s JOIN {table} t ON {matches} WHERE {differs}",
+                [path],
             )
         )
         if updated:
@@ -324,20 +333,21 @@ class DuckDBStore:
                 f"{table}.{name} IS DISTINCT FROM s.{name}" for name, _ in spec.values
             )
             self.execute(
-                f"UPDATE {table} SET {assignments} FROM staged s "
-                f"WHERE {target_matches} AND ({differs_target})"
+                f"UPDATE {table} SET {assignments} FROM {staged} s "
+                f"WHERE {target_matches} AND ({differs_target})",
+                [path],
             )
         if inserted:
             columns = list(spec.columns)
             selected = [f"s.{name}" for name in columns]
-            parameters: list[Any] = []
+            parameters: list[Any] = [path]
             if spec.stamp_column:
                 columns.append(spec.stamp_column)
                 selected.append("?")
-                parameters.append(to_db_instant(clock.now()))
+                parameters.insert(0, to_db_instant(clock.now()))
             self.execute(
                 f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selected)} "
-                f"FROM staged s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {matches})",
+                f"FROM {staged} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {matches})",
                 parameters,
             )
-        return inserted, updated, staged_total - inserted - updated
+        return int(inserted), updated, int(staged_total) - int(inserted) - updated
