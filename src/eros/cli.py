@@ -24,8 +24,8 @@ from eros import __version__
 from eros.errors import ErosError, ImportRejected
 from eros.settings import Settings, load_settings
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class _State:
@@ -295,7 +295,7 @@ def demo_command(
 def settings_command(store: StoreOption = None, as_json: JsonOption = False) -> None:
     """Show the effective settings (defaults < eros.toml < EROS_* variables < flags).
 
-    Example: EROS_TIMEZONE=Europe/London eros settings --json
+    Example: eros --config agency.toml settings --json
     """
     settings = settings_for(store)
     dumped = settings.model_dump(mode="json")

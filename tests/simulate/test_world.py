@@ -255,7 +255,9 @@ def test_no_sends_in_local_quiet_hours_and_20_minutes_between_messages(world: Wo
             assert not 2 <= message["sent_at"].astimezone(timezone).hour <= 7, message
         instants = np.array([m["sent_at"].timestamp() for m in messages])
         assert np.diff(instants).min() >= 20 * 60, page_name
-        ppv_hours = {m["sent_at"].astimezone(timezone).hour for m in messages if m["message_type"] == "ppv"}
+        ppv_hours = {
+            m["sent_at"].astimezone(timezone).hour for m in messages if m["message_type"] == "ppv"
+        }
         assert len(ppv_hours) == 16  # every hour 08–23 used: hour effects are learnable
 
 
@@ -293,7 +295,7 @@ def test_fans_have_one_consistent_row_per_page_day(world: World) -> None:
 
 def test_a_mass_message_reaches_about_the_whole_active_audience(world: World) -> None:
     active = {(row["page_name"], row["date"]): row["active_fans"] for row in world.fans}
-    for message in world.messages[:: 97]:
+    for message in world.messages[::97]:
         if message["message_type"] == "followup":
             continue
         fans = active[(message["page_name"], local_date(world, message))]

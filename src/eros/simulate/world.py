@@ -96,7 +96,7 @@ class FansRow(TypedDict):
 # ---------------------------------------------------------------- constants of the sending habit
 
 SHARED_STREAM: Final = 10_000  # rng stream id of the agency-wide (shared) parts
-_TRUTH, _CAPTIONS, _SCHEDULE, _OUTCOMES, _FUTURE = range(5)
+_TRUTH, _CAPTIONS, _SCHEDULE, _OUTCOMES, _FUTURE, _RECENT_OUTCOMES = range(6)
 
 # A local day's sending axis: 00:10–01:59, then 08:00–23:49 (quiet hours 02:00–07:59 skipped); the ends
 # keep 20 minutes clear of the neighbouring days' messages.
@@ -111,9 +111,9 @@ FOLLOWUP_SHARE_OF_PPV: Final = 0.15
 FOLLOWUP_DELAY_MINUTES: Final = 120
 FOLLOWUP_PRICE_TIERS: Final = frozenset({"budget", "standard", "premium"})
 INACTIVE_SHARE: Final = 0.08
-OWN_CAPTION_SHARE: Final = (
-    0.7  # share of sends that use the page's own captions (rest: shared ones)
-)
+OWN_CAPTION_SHARE: Final = 0.7  # sends using the page's own captions (the rest: shared ones)
+PPV_REUSE_DAYS: Final = 7  # the agency did not repeat a PPV caption on a page within a week
+BUMP_REUSE_DAYS: Final = 2
 
 KIND_PPV, KIND_BUMP, KIND_FOLLOWUP = 0, 1, 2
 _KIND_NAMES: Final[tuple[Literal["ppv", "bump", "followup"], ...]] = ("ppv", "bump", "followup")
@@ -152,6 +152,20 @@ class _Batch:
     holiday_lift: FloatArray  # per day
     fatigue: FloatArray  # per day (start of day)
     platform_factor: FloatArray  # per day
+
+    def part(self, start: int, stop: int) -> _Batch:
+        """Sends start..stop (a follow-up must be in the same part as its parent)."""
+        parent = self.parent[start:stop]
+        return replace(
+            self,
+            kind=self.kind[start:stop],
+            day_index=self.day_index[start:stop],
+            local_minute=self.local_minute[start:stop],
+            appeal=self.appeal[start:stop],
+            price=self.price[start:stop],
+            parent=np.where(parent >= 0, parent - start, -1),
+            outside_nonbuyers=self.outside_nonbuyers[start:stop],
+        )
 
 
 def _respond(
@@ -366,29 +380,43 @@ def _categories(rows: Iterable[CaptionRow]) -> list[str]:
 
 
 def _pick_captions(
-    rng: np.random.Generator, catalog: list[CaptionRow], kind: IntArray, early: NDArray[np.bool_]
+    rng: np.random.Generator,
+    catalog: list[CaptionRow],
+    *,
+    message_type: Literal["ppv", "bump"],
+    day_index: IntArray,
+    first_late_day: int,
+    min_reuse_days: int,
 ) -> IntArray:
-    """Index into `catalog` of a caption for each send: the page's own (70 %) or a shared one, of the
-    send's kind, drawn uniformly; retired (inactive) captions only in the early part of history."""
-    caption_is_ppv = np.array([row["message_type"] == "ppv" for row in catalog], dtype=np.bool_)
-    caption_is_own = np.array([bool(row["page_name"]) for row in catalog], dtype=np.bool_)
-    caption_is_active = np.array([row["active"] for row in catalog], dtype=np.bool_)
-    use_own = rng.random(len(kind)) < OWN_CAPTION_SHARE
-    picks = rng.random(len(kind))
-    chosen = np.zeros(len(kind), dtype=np.int64)
-    for want_ppv in (True, False):
-        for own in (True, False):
-            for in_early_part in (True, False):
-                pool = np.flatnonzero(
-                    (caption_is_ppv == want_ppv)
-                    & (caption_is_own == own)
-                    & (caption_is_active | in_early_part)
-                )
-                sends = (
-                    ((kind != KIND_BUMP) == want_ppv) & (use_own == own) & (early == in_early_part)
-                )
-                chosen[sends] = pool[(picks[sends] * len(pool)).astype(np.int64)]
-    return chosen
+    """Index into `catalog` of a caption for each send (given in time order by its day).
+
+    The page's own caption (70 %) or a shared one, drawn uniformly, redrawn while it was used on the
+    page within `min_reuse_days`; retired (inactive) captions only before `first_late_day`.
+    """
+    pools: dict[tuple[bool, bool], list[int]] = {}
+    for own in (True, False):
+        for late in (True, False):
+            pools[own, late] = [
+                index
+                for index, row in enumerate(catalog)
+                if row["message_type"] == message_type
+                and bool(row["page_name"]) == own
+                and (row["active"] or not late)
+            ]
+    use_own = (rng.random(len(day_index)) < OWN_CAPTION_SHARE).tolist()
+    picks = rng.random(len(day_index)).tolist()
+    last_used = [-(10**6)] * len(catalog)
+    chosen: list[int] = []
+    for day, own, pick in zip(day_index.tolist(), use_own, picks, strict=True):
+        pool = pools[own, day >= first_late_day]
+        choice = pool[int(pick * len(pool))]
+        for _ in range(20):
+            if last_used[choice] <= day - min_reuse_days:
+                break
+            choice = pool[int(rng.integers(len(pool)))]
+        last_used[choice] = day
+        chosen.append(choice)
+    return np.array(chosen, dtype=np.int64)
 
 
 @dataclass
@@ -517,9 +545,18 @@ def _history_for_page(
     # Captions and prices: own or shared, inactive captions only in the first 60 % of history.
     catalog = own + shared
     keys_of_catalog = [key_of[row["caption_text"]] for row in catalog]
-    caption_index = _pick_captions(schedule_rng, catalog, kind, day_index < int(0.6 * day_count))
-    tiers = [catalog[index]["price_tier"] for index in caption_index.tolist()]
+    first_late_day = int(0.6 * day_count)
+    caption_index = np.zeros(len(kind), dtype=np.int64)
     ppv_index = np.flatnonzero(kind == KIND_PPV)
+    caption_index[ppv_index] = _pick_captions(
+        schedule_rng,
+        catalog,
+        message_type="ppv",
+        day_index=day_index[ppv_index],
+        first_late_day=first_late_day,
+        min_reuse_days=PPV_REUSE_DAYS,
+    )
+    tiers = [catalog[index]["price_tier"] for index in caption_index.tolist()]
     price = np.zeros(len(kind))
     price[ppv_index] = _price(np.array([PRICE_BY_TIER[tiers[i]] for i in ppv_index]), schedule_rng)
     # Follow-ups re-offer their parent's caption at its price; luxury and VIP PPVs get none (a bump).
@@ -532,8 +569,14 @@ def _history_for_page(
     price[kept] = price[parent[kept]]
     kind[dropped] = KIND_BUMP
     parent[dropped] = -1
-    caption_index[dropped] = _pick_captions(
-        schedule_rng, catalog, kind[dropped], np.zeros(len(dropped), dtype=np.bool_)
+    bump_index = np.flatnonzero(kind == KIND_BUMP)
+    caption_index[bump_index] = _pick_captions(
+        schedule_rng,
+        catalog,
+        message_type="bump",
+        day_index=day_index[bump_index],
+        first_late_day=first_late_day,
+        min_reuse_days=BUMP_REUSE_DAYS,
     )
     keys = [keys_of_catalog[index] for index in caption_index.tolist()]
 
@@ -571,7 +614,13 @@ def _history_for_page(
             [1.0 - ground.platform_drop if day >= drop_start else 1.0 for day in days]
         ),
     )
-    sent, viewed, purchased = _respond(truth, batch, outcome_rng)
+    # The last 14 days draw from their own stream, so a platform drop leaves earlier outcomes as they are.
+    recent_start = int(np.searchsorted(day_index, max(0, (drop_start - first_day).days)))
+    counts = [
+        _respond(truth, batch.part(0, recent_start), outcome_rng),
+        _respond(truth, batch.part(recent_start, len(kind)), _rng(seed, stream, _RECENT_OUTCOMES)),
+    ]
+    sent, viewed, purchased = (np.concatenate(arrays) for arrays in zip(*counts, strict=True))
     for index in ppv_index.tolist():
         state.nonbuyers_by_caption[keys[index]] = int(sent[index] - purchased[index])
     caption_rows = [catalog[index] for index in caption_index.tolist()]

@@ -1,0 +1,115 @@
+"""The CLI through typer's runner: help that teaches, one-line errors with the right exit codes."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from eros.cli import app
+from eros.errors import ImportRejected
+
+runner = CliRunner()
+
+COMMANDS = ["import", "pages", "demo", "settings"]
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_top_level_help_lists_every_command() -> None:
+    code, out, _ = invoke("--help")
+    assert code == 0
+    for command in COMMANDS:
+        assert command in out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_help_teaches_with_an_example(command: str) -> None:
+    code, out, _ = invoke(command, "--help")
+    assert code == 0
+    assert "Example: eros " in out
+
+
+def test_every_command_is_documented_in_the_user_guide() -> None:
+    guide = (Path(__file__).parents[1] / "docs" / "user-guide.md").read_text()
+    for command in COMMANDS:
+        assert f"eros {command}" in guide
+
+
+def write_pages(folder: Path) -> Path:
+    file = folder / "pages.csv"
+    file.write_text("page_name,page_type,timezone\njadebri,standard,\nlondon,free,Europe/London\n")
+    return file
+
+
+def test_import_then_pages(tmp_path: Path) -> None:
+    store = str(tmp_path / "s.duckdb")
+    code, out, _ = invoke("import", "pages", str(write_pages(tmp_path)), "--store", store)
+    assert code == 0
+    assert "2 new, 0 updated, 0 unchanged" in out
+    code, out, _ = invoke("pages", "--store", store, "--json")
+    assert code == 0
+    pages = json.loads(out)
+    assert [(page["page_name"], page["timezone"]) for page in pages] == [
+        ("jadebri", "America/Los_Angeles"),
+        ("london", "Europe/London"),
+    ]
+
+
+def test_a_bad_file_exits_2_with_file_line_reasons(tmp_path: Path) -> None:
+    store = str(tmp_path / "s.duckdb")
+    bad = tmp_path / "pages.csv"
+    bad.write_text("page_name,page_type\nok,free\nbad,vip\n")
+    code, out, err = invoke("import", "pages", str(bad), "--store", store)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert lines[0] == f"error: {bad}: 1 bad row(s); nothing was imported"
+    assert lines[1].startswith(f"{bad}:3: page_type is 'vip'")
+    assert json.loads(invoke("pages", "--store", store, "--json")[1]) == []
+
+
+def test_debug_shows_the_exception(tmp_path: Path) -> None:
+    bad = tmp_path / "pages.csv"
+    bad.write_text("page_name,page_type\nbad,vip\n")
+    result = runner.invoke(
+        app, ["--debug", "import", "pages", str(bad), "--store", str(tmp_path / "s.duckdb")]
+    )
+    assert isinstance(result.exception, ImportRejected)
+
+
+def test_a_failed_run_exits_1_with_one_line(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.duckdb"
+    corrupt.write_bytes(b"this is not a database" * 100)
+    code, _, err = invoke("pages", "--store", str(corrupt))
+    assert code == 1
+    assert err.startswith(f"error: {corrupt}: ")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bad_usage_exits_2() -> None:
+    code, _, _ = invoke("import", "nonsense", "file.csv")
+    assert code == 2
+
+
+def test_bad_week_exits_2(tmp_path: Path) -> None:
+    code, _, err = invoke("demo", "--week", "2025-11-05", "--store", str(tmp_path / "d.duckdb"))
+    assert code == 2
+    assert "2025-11-03 or 2025-11-10" in err
+
+
+def test_settings_json_shows_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EROS_TIMEZONE", "Europe/London")
+    code, out, _ = invoke("settings", "--json")
+    assert code == 0
+    assert json.loads(out)["timezone"] == "Europe/London"
+
+
+def test_a_bad_setting_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EROS_HALF_LIFE_DAYS", "-3")
+    code, _, err = invoke("settings")
+    assert code == 2
+    assert "half_life_days" in err
