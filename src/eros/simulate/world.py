@@ -707,6 +707,12 @@ class World:
     _states: dict[str, _PageState] = field(default_factory=dict, repr=False)
     _bank: dict[str, dict[str, CaptionRow]] = field(default_factory=dict, repr=False)
 
+    def __repr__(self) -> str:
+        return (
+            f"World(seed={self.truth.seed}, pages={len(self.pages)}, captions={len(self.captions)}, "
+            f"messages={len(self.messages)}, next_day={self.next_day})"
+        )
+
     def copy(self) -> World:
         """An independent copy for another policy: shares the read-only history, not the state."""
         twin = copy_module.copy(self)
