@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 _WHITE_SPACE = re.compile(r"\s+")
 
@@ -14,6 +15,7 @@ def normalize_caption(text: str) -> str:
     return _WHITE_SPACE.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
 
 
+@lru_cache(maxsize=65_536)  # a history repeats its captions many times
 def caption_key(text: str) -> str:
     """SHA-256 hex of the normalized caption text: the caption's identity across pages and files."""
     return hashlib.sha256(normalize_caption(text).encode("utf-8")).hexdigest()
