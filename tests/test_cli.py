@@ -113,3 +113,36 @@ def test_a_bad_setting_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
     code, _, err = invoke("settings")
     assert code == 2
     assert "half_life_days" in err
+
+
+def test_demo_builds_the_seed_agency(tmp_path: Path) -> None:
+    store = tmp_path / "demo.duckdb"
+    data = tmp_path / "data"
+    code, out, _ = invoke(
+        "demo", "--store", str(store), "--week", "2025-11-03", "--data-dir", str(data), "--json"
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["week_start"] == "2025-11-03"
+    imported = {report["kind"]: report for report in result["imports"]}
+    assert imported["pages"]["inserted"] == 38
+    assert imported["messages"]["inserted"] > 50_000
+    assert all(report["rows"] == report["inserted"] for report in result["imports"])
+    assert sorted(path.name for path in data.iterdir()) == [
+        "captions.csv",
+        "fans.csv",
+        "messages.csv",
+        "pages.csv",
+    ]
+    pages = json.loads(invoke("pages", "--store", str(store), "--json")[1])
+    types = [page["page_type"] for page in pages]
+    assert (types.count("free"), types.count("paid"), types.count("standard")) == (4, 6, 28)
+    assert all(page["messages"] > 0 and page["captions"] > 0 for page in pages)
+    # History ends before the planned week starts, in every page's own time zone.
+    assert max(page["last_sent_at"] for page in pages) < "2025-11-03T08:00:00+00:00"
+    # The generated files are valid import files: importing them again changes nothing.
+    code, out, _ = invoke(
+        "import", "messages", str(data / "messages.csv"), "--store", str(store), "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["inserted"] == 0

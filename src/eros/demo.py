@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -107,7 +107,7 @@ def build_demo(
     week = clock.week_start(week_start or clock.coming_monday(clock.zone(settings.timezone)))
     step(f"simulating 38 pages of history up to {week.isoformat()}")
     world = build_world(week, seed=seed)
-    tables: dict[ImportKind, list[dict[str, Any]]] = {
+    tables: dict[ImportKind, Sequence[Mapping[str, Any]]] = {
         "pages": world.pages,
         "captions": world.captions,
         "messages": world.messages,

@@ -21,5 +21,5 @@ def timed_world() -> tuple[World, float]:
 
 @pytest.fixture(scope="session")
 def world(timed_world: tuple[World, float]) -> World:
-    """The default demo world (seed 7, 26 weeks ending 2025-11-02). Treat it as read-only: copy it."""
+    """The default demo world (seed 7, 26 weeks up to 2025-11-02); copy it before simulating."""
     return timed_world[0]

@@ -75,7 +75,8 @@ def check_bounds(outcomes: list[OutcomeRow]) -> None:
         assert 0 <= row["purchased_count"] <= row["viewed_count"] <= row["sent_count"]
         assert row["revenue"] == pytest.approx(row["purchased_count"] * row["price"])
         if row["message_type"] == "bump":
-            assert row["price"] == 0 and row["purchased_count"] == 0
+            assert row["price"] == 0
+            assert row["purchased_count"] == 0
         assert len(row["caption_key"]) == 64
 
 
@@ -164,7 +165,8 @@ def test_unknown_captions_are_simulated_with_neutral_appeal(world: World) -> Non
         "price": 30.0,
     }
     [outcome] = twin.simulate_week([row])
-    assert outcome["caption_text"] == row["caption_text"] and outcome["sent_count"] > 1_000
+    assert outcome["caption_text"] == row["caption_text"]
+    assert outcome["sent_count"] > 1_000
     assert twin.truth.pages["jadebri"].appeal_of(outcome["caption_key"]) == 0.0
 
 
@@ -209,7 +211,9 @@ def test_any_week_of_sends_gives_outcomes_inside_bounds(
     rows = [
         {
             "page_name": page,
-            "send_at_utc": datetime.combine(WEEK, time(), tzinfo=zone(twin.truth.pages[page].timezone))
+            "send_at_utc": datetime.combine(
+                WEEK, time(), tzinfo=zone(twin.truth.pages[page].timezone)
+            )
             + timedelta(minutes=minute),
             "message_type": message_type,
             "caption_text": ppvs[caption],

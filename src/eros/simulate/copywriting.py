@@ -1,9 +1,9 @@
 """Caption text for the demo world: non-explicit marketing copy assembled from parts.
 
-A PPV caption is opener + offer + emoji + hook (written for one psychological trigger) + call to action,
-e.g. "New beach photo set just dropped 🌊 only 24h at this price. Tap to unlock". A bump is a short
-friendly check-in. Every text is unique by caption_key across the whole bank, so a caption belongs to one
-page or is shared, never both. The copy is deliberately tame: no sexual words at all.
+A PPV caption is opener + offer + emoji + hook (written for one psychological trigger) + call to
+action, e.g. "New beach photo set 🌊 only 24h at this price. Tap to unlock". A bump is a short
+friendly check-in. Every text is unique by caption_key across the whole bank, so a caption belongs
+to one page or is shared, never both. The copy is deliberately tame: no sexual words at all.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ TRIGGERS: Final = (
     "Flash Sale",
 )
 PRICE_TIERS: Final[tuple[PriceTier, ...]] = ("budget", "standard", "premium", "luxury", "vip")
-PRICE_BY_TIER: Final[dict[PriceTier, float]] = {
+PRICE_BY_TIER: Final[dict[str, float]] = {
     "budget": 15.0,
     "standard": 25.0,
     "premium": 40.0,
@@ -305,7 +305,10 @@ class CopyWriter:
             offer = self._pick(OFFERS_BY_CATEGORY[category])
             hook = self._fill(self._pick(HOOKS_BY_TRIGGER[trigger]))
             call = self._pick(CALLS_TO_ACTION)
-            text = f"{self._pick(OPENERS)} {offer} {self._pick(EMOJI)} {hook}."
+            opener = self._pick(OPENERS)
+            if opener.endswith("!"):
+                offer = offer[0].upper() + offer[1:]
+            text = f"{opener} {offer} {self._pick(EMOJI)} {hook}."
             if call:
                 text = f"{text} {call}"
             if self._claim(text):
@@ -318,7 +321,12 @@ class CopyWriter:
         while True:
             category = self._pick(BUMP_CATEGORIES)
             body = self._pick(BUMP_BODIES_BY_CATEGORY[category])
-            text = f"{self._pick(BUMP_GREETINGS)}! {body} {self._pick(EMOJI)} {self._pick(BUMP_QUESTIONS)}"
+            greeting, emoji, question = (
+                self._pick(BUMP_GREETINGS),
+                self._pick(EMOJI),
+                self._pick(BUMP_QUESTIONS),
+            )
+            text = f"{greeting}! {body[0].upper()}{body[1:]} {emoji} {question}"
             if self._claim(text):
                 trigger = "Curiosity" if category == "Teaser" else ""
                 return CaptionDraft(text, "bump", category, None, trigger, active)

@@ -1,8 +1,8 @@
 """The demo agency's 38 pages (names from the seed), their types, time zones and intended layout.
 
-The layout is fixed, not drawn from the seed, so the demo tells the same story every time: which pages
-are free, paid or standard, where they live, how big they are meant to be and which ones the agency has
-been over-messaging lately. The seed only moves numbers inside this layout.
+The layout is fixed, not drawn from the seed, so the demo tells the same story every time: which
+pages are free, paid or standard, where they live, how big they are meant to be and which ones the
+agency has been over-messaging lately. The seed only moves numbers inside this layout.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ PAGE_SPECS: Final[tuple[PageSpec, ...]] = (
 PAGE_NAMES: Final[tuple[str, ...]] = tuple(spec.page_name for spec in PAGE_SPECS)
 
 # Audience (≈ sent_count of a mass message) at the end of history, drawn log-uniformly inside these
-# bounds; they keep clear of the tier edges (5,000 / 25,000 / 100,000) so growth and noise over the last
-# 30 days never move a page across one. NEW pages start small and grow fast.
+# bounds; they keep clear of the tier edges (5,000 / 25,000 / 100,000) so growth and noise over the
+# last 30 days never move a page across one. NEW pages start small and grow fast.
 AUDIENCE_AT_END: Final[dict[SizeTier, tuple[float, float]]] = {
     "NEW": (400.0, 2_500.0),
     "SMALL": (1_400.0, 3_800.0),
@@ -101,7 +101,8 @@ HISTORY_BUMPS_PER_DAY: Final[dict[SizeTier, tuple[int, int]]] = {
 }
 
 # Messages per day a page's audience takes without tiring (before the per-page spread): above the
-# agency's usual volume and above a normal plan of the design's tier table, so only over-messaging tires.
+# agency's usual volume and above a normal plan from the design's tier table, so only
+# over-messaging tires the audience.
 COMFORTABLE_MESSAGES_PER_DAY: Final[dict[SizeTier, float]] = {
     "NEW": 8.0,
     "SMALL": 11.0,

@@ -2,20 +2,21 @@
 
 The engine never reads this module; only the simulator (and an oracle policy in a backtest) does.
 
-Response model, per mass message of a page (all rates are probabilities, clipped to sane ranges):
+Response model, per mass message of a page (rates are probabilities, clipped to sane ranges):
 
-* audience: a mass message goes to the whole active audience; sent_count ~ Binomial(active fans, reach)
-  with reach ≈ 0.98 (a few fans have messages turned off). Active fans grow log-linearly with a small
-  AR(1) wobble. A follow-up goes only to the parent PPV's non-buyers.
+* audience: a mass message goes to the whole active audience; sent_count ~ Binomial(active fans,
+  reach ≈ 0.98: a few fans turned messages off). Active fans grow log-linearly with a small AR(1)
+  wobble. A follow-up goes only to its parent PPV's non-buyers.
 * view probability = base_view × hour[local hour] × weekday[local weekday] × holiday lift
-  × exp(−fatigue_view_sensitivity · F) × platform factor (× caption appeal for bumps, × follow-up factor).
-* unlock probability (of viewers, PPV and follow-up) = sigmoid(logit(base_unlock) + caption appeal)
-  × (price / 25)^(−price_elasticity) × exp(−fatigue_unlock_sensitivity · F) × holiday lift
-  × platform factor (× follow-up factor).
+  × exp(−fatigue_view_sensitivity · F) × platform factor
+  (× exp(caption appeal) for bumps, × follow-up factor for follow-ups).
+* unlock probability (of viewers; PPVs and follow-ups) = sigmoid(logit(base_unlock) + caption
+  appeal) × (price / 25)^(−price_elasticity) × exp(−fatigue_unlock_sensitivity · F)
+  × holiday lift × platform factor (× follow-up factor).
 * overdispersion: the realised rate of one send is Beta-distributed around its probability with a
   per-page concentration (80–200), then counts are binomial: one huge send never pins the rate.
-* fatigue F (per page, in units of "a day's worth of comfortable volume"): F is read at the start of a
-  local day; after the day, F ← F·exp(−1/τ) + max(0, messages that day − comfortable) / comfortable.
+* fatigue F (per page, in units of "a day of comfortable volume") is read at the start of a local
+  day; after the day, F ← F·exp(−1/τ) + max(0, messages that day − comfortable) / comfortable.
   It recovers when volume drops below the comfortable level.
 * holiday lift: US public holidays plus the `holidays` package's unofficial ones (Valentine's Day,
   Halloween, New Year's Eve...) on the page's local date; each named holiday has its own lift.
@@ -50,7 +51,7 @@ VIEW_PROBABILITY_BOUNDS: Final = (0.002, 0.9)
 UNLOCK_PROBABILITY_BOUNDS: Final = (0.001, 0.6)
 FOLLOWUP_VIEW_FACTOR: Final = 0.6
 FOLLOWUP_UNLOCK_FACTOR: Final = 0.6
-# Only the holidays that move fans; the package's other ones (Columbus Day, Groundhog Day...) lift 1.0.
+# Only the holidays that move fans; the package's others (Columbus Day, Groundhog Day...) lift 1.0.
 LIFTING_HOLIDAYS: Final = (
     "New Year's Day",
     "Valentine's Day",
@@ -74,7 +75,7 @@ RATES_BY_PAGE_TYPE: Final[dict[PageType, tuple[tuple[float, float], tuple[float,
     "paid": ((0.24, 0.32), (0.10, 0.16)),
     "standard": ((0.15, 0.28), (0.07, 0.13)),
 }
-# Where a page's hour-of-day response can peak (local hours): morning, lunch, after work, evening, late.
+# Where a page's hour response can peak (local hours): morning, lunch, after work, evening, late.
 HOUR_PEAKS: Final = (9.0, 12.5, 17.5, 20.5, 22.5)
 
 
@@ -145,7 +146,7 @@ class GroundTruth:
         return frozenset(name for name, page in self.pages.items() if not page.fatigued)
 
     def holiday_lift(self, day: date) -> float:
-        """The lift on a local date: the largest lift of the holidays falling on it (1.0 if none)."""
+        """The lift on a local date: the largest lift of its holidays (1.0 if none)."""
         names = _us_holiday_names(day.year).get(day, ())
         return max((self.holiday_lift_by_name.get(name, 1.0) for name in names), default=1.0)
 
@@ -262,7 +263,8 @@ def view_probability(
         * np.exp(view_appeal)
         * np.where(followup, FOLLOWUP_VIEW_FACTOR, 1.0)
     )
-    return np.clip(probability, *VIEW_PROBABILITY_BOUNDS)
+    clipped: FloatArray = np.clip(probability, *VIEW_PROBABILITY_BOUNDS)
+    return clipped
 
 
 def unlock_probability(
@@ -286,9 +288,11 @@ def unlock_probability(
         * platform_factor
         * np.where(followup, FOLLOWUP_UNLOCK_FACTOR, 1.0)
     )
-    return np.clip(probability, *UNLOCK_PROBABILITY_BOUNDS)
+    clipped: FloatArray = np.clip(probability, *UNLOCK_PROBABILITY_BOUNDS)
+    return clipped
 
 
 def draw_rate(mean: FloatArray, concentration: float, rng: np.random.Generator) -> FloatArray:
     """A send's realised rate, Beta-distributed around its mean (overdispersion)."""
-    return rng.beta(mean * concentration, (1.0 - mean) * concentration)
+    rate: FloatArray = rng.beta(mean * concentration, (1.0 - mean) * concentration)
+    return rate

@@ -1,9 +1,10 @@
-"""The demo world: 26 weeks of agency history drawn from the ground truth, then week-by-week simulation.
+"""The demo world: 26 weeks of agency history drawn from the ground truth, then week-by-week runs.
 
-`build_world` draws the truth, writes the caption bank, replays the agency's past sending habit through
-the response model (see `eros.simulate.truth`) and returns a `World` whose lists use the import-format
-columns. `World.simulate_week` turns a planned week into outcomes and carries audience and fatigue over,
-so successive calls form a closed loop; `World.copy` gives independent copies for comparing policies.
+`build_world` draws the truth, writes the caption bank, replays the agency's past sending habit
+through the response model (see `eros.simulate.truth`) and returns a `World` whose lists use the
+import-format columns. `World.simulate_week` turns a planned week into outcomes and carries audience
+and fatigue over, so successive calls form a closed loop; `World.copy` gives independent copies for
+comparing policies.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from numpy.typing import NDArray
 
 from eros.clock import as_utc, zone
 from eros.identity import caption_key
-from eros.simulate.copywriting import PRICE_BY_TIER, CaptionDraft, CopyWriter, PriceTier
+from eros.simulate.copywriting import PRICE_BY_TIER, CaptionDraft, CopyWriter
 from eros.simulate.pages import (
     BUMP_CAPTIONS_PER_PAGE,
     HISTORY_BUMPS_PER_DAY,
@@ -98,8 +99,8 @@ class FansRow(TypedDict):
 SHARED_STREAM: Final = 10_000  # rng stream id of the agency-wide (shared) parts
 _TRUTH, _CAPTIONS, _SCHEDULE, _OUTCOMES, _FUTURE, _RECENT_OUTCOMES = range(6)
 
-# A local day's sending axis: 00:10–01:59, then 08:00–23:49 (quiet hours 02:00–07:59 skipped); the ends
-# keep 20 minutes clear of the neighbouring days' messages.
+# A local day's sending axis: 00:10–01:59, then 08:00–23:49 (quiet hours 02:00–07:59 skipped);
+# the ends keep 20 minutes clear of the neighbouring days' messages.
 NIGHT_FIRST_MINUTE: Final = 10
 NIGHT_MINUTES: Final = 110
 DAY_FIRST_MINUTE: Final = 8 * 60
@@ -163,7 +164,7 @@ class _Batch:
             local_minute=self.local_minute[start:stop],
             appeal=self.appeal[start:stop],
             price=self.price[start:stop],
-            parent=np.where(parent >= 0, parent - start, -1),
+            parent=np.where(parent >= start, parent - start, -1),
             outside_nonbuyers=self.outside_nonbuyers[start:stop],
         )
 
@@ -265,16 +266,15 @@ def _fans_days(
 def _day_axis(timezone_name: str, day: date) -> tuple[bool, int]:
     """(night segment usable, UTC offset in minutes of the day's sending hours) for a local day.
 
-    On a DST change day the night segment is dropped: the change happens between 01:00 and 03:00 local,
-    and some of those wall times do not exist or exist twice.
+    On a DST change day the night segment is dropped: the change happens between 01:00 and 03:00
+    local, and some of those wall times do not exist or exist twice.
     """
     tz = zone(timezone_name)
     offsets = {
         datetime.combine(day, time(hour, minute), tzinfo=tz).utcoffset()
         for hour, minute in ((0, 10), (1, 59), (8, 0), (23, 49))
     }
-    noon_offset = datetime.combine(day, time(12), tzinfo=tz).utcoffset()
-    assert noon_offset is not None
+    noon_offset = datetime.combine(day, time(12), tzinfo=tz).utcoffset() or timedelta(0)
     return len(offsets) == 1, int(noon_offset.total_seconds() // 60)
 
 
@@ -298,15 +298,6 @@ def _price(base: FloatArray, rng: np.random.Generator) -> FloatArray:
 
 
 # ---------------------------------------------------------------- captions
-
-
-@dataclass(frozen=True)
-class _Pool:
-    """Caption choices of one page and kind: own and shared, split by active."""
-
-    keys: tuple[str, ...]
-    own: NDArray[np.bool_]
-    active: NDArray[np.bool_]
 
 
 def _caption_row(draft: CaptionDraft, page_name: str) -> CaptionRow:
@@ -354,6 +345,7 @@ def _draw_appeal(
     own: list[CaptionRow],
     shared: list[CaptionRow],
     shared_appeal: dict[str, float],
+    key_of: Mapping[str, str],
 ) -> dict[str, float]:
     """caption_key → appeal on this page: PPVs shift the unlock logit, bumps the log view rate."""
     category_taste = {
@@ -361,7 +353,7 @@ def _draw_appeal(
     }
     appeal: dict[str, float] = {}
     for row in own + shared:
-        key = caption_key(row["caption_text"])
+        key = key_of[row["caption_text"]]
         if row["message_type"] == "bump":
             appeal[key] = float(rng.normal(0.0, 0.12))
         elif row["page_name"]:
@@ -429,8 +421,8 @@ class _PageHistory:
 
 def _history_volume(
     spec: PageSpec, day_count: int, rng: np.random.Generator, *, fatigued: bool
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """(PPVs, bumps, volume multiplier) per day: the agency's habit, ramped up for fatigued pages."""
+) -> tuple[IntArray, IntArray]:
+    """(PPVs, bumps) per day: the agency's habit, ramped up at the end on fatigued pages."""
     ppv_low, ppv_high = HISTORY_PPV_PER_DAY[spec.size_tier]
     bump_low, bump_high = HISTORY_BUMPS_PER_DAY[spec.size_tier]
     ppv = rng.integers(ppv_low, ppv_high + 1, size=day_count).astype(np.float64)
@@ -441,10 +433,8 @@ def _history_volume(
         peak = float(rng.uniform(2.15, 2.35))
         since_ramp = np.arange(day_count) - (day_count - ramp_days)
         multiplier = 1.0 + (peak - 1.0) * np.clip((since_ramp + 1) / ramp_days, 0.0, 1.0)
-    return (
-        np.round(ppv * multiplier).astype(np.int64),
-        np.round(bumps * multiplier).astype(np.int64),
-        multiplier,
+    return np.round(ppv * multiplier).astype(np.int64), np.round(bumps * multiplier).astype(
+        np.int64
     )
 
 
@@ -453,8 +443,9 @@ def _history_slots(
 ) -> tuple[IntArray, IntArray]:
     """(day index, local minute) of every send, in time order, ≥ 20 min apart, outside quiet hours.
 
-    Uniform over the day's sending axis with the spacing trick: n sorted uniforms on a shortened axis,
-    the k-th shifted by k × gap, so the gap holds exactly and hours are spread evenly (learnable).
+    Uniform over the day's sending axis with the spacing trick: n sorted uniforms on a shortened
+    axis, the k-th shifted by k × gap, so the gap holds exactly and hours are spread evenly (the
+    hour effects stay learnable).
     """
     axis = np.where(night_ok, NIGHT_MINUTES + DAY_MINUTES, DAY_MINUTES)
     day_index = np.repeat(np.arange(len(counts)), counts)
@@ -530,7 +521,7 @@ def _history_for_page(
     outcome_rng = _rng(seed, stream, _OUTCOMES)
 
     # Volume and send times.
-    ppv_counts, bump_counts, _ = _history_volume(
+    ppv_counts, bump_counts = _history_volume(
         spec, day_count, schedule_rng, fatigued=truth.fatigued
     )
     followup_counts = schedule_rng.binomial(ppv_counts, FOLLOWUP_SHARE_OF_PPV)
@@ -559,7 +550,7 @@ def _history_for_page(
     tiers = [catalog[index]["price_tier"] for index in caption_index.tolist()]
     price = np.zeros(len(kind))
     price[ppv_index] = _price(np.array([PRICE_BY_TIER[tiers[i]] for i in ppv_index]), schedule_rng)
-    # Follow-ups re-offer their parent's caption at its price; luxury and VIP PPVs get none (a bump).
+    # Follow-ups re-offer their parent's caption at its price; luxury and VIP PPVs get none.
     followups = np.flatnonzero(kind == KIND_FOLLOWUP)
     allowed = np.array(
         [tiers[i] in FOLLOWUP_PRICE_TIERS for i in parent[followups]], dtype=np.bool_
@@ -614,7 +605,7 @@ def _history_for_page(
             [1.0 - ground.platform_drop if day >= drop_start else 1.0 for day in days]
         ),
     )
-    # The last 14 days draw from their own stream, so a platform drop leaves earlier outcomes as they are.
+    # The last 14 days draw from their own stream: a platform drop leaves earlier outcomes alone.
     recent_start = int(np.searchsorted(day_index, max(0, (drop_start - first_day).days)))
     counts = [
         _respond(truth, batch.part(0, recent_start), outcome_rng),
@@ -655,12 +646,13 @@ def _outcome_row(
     purchased: int,
     message_id: str | None = None,
 ) -> OutcomeRow:
+    price = round(price, 2)
     return OutcomeRow(
         page_name=page_name,
         sent_at=instant,
         message_type=_KIND_NAMES[kind_code],
         caption_text=str(caption.get("caption_text", "")),
-        price=round(price, 2),
+        price=price,
         sent_count=sent,
         viewed_count=viewed,
         purchased_count=purchased,
@@ -689,12 +681,12 @@ class _PlannedSend:
     parent_key: str
 
 
-@dataclass
+@dataclass(eq=False)
 class World:
     """A synthetic agency: import-format history plus the hidden truth and the state to go on from.
 
-    The history lists (`pages`, `captions`, `messages`, `fans`) and `truth` are shared by copies and must
-    be treated as read-only; the simulation state is private to each copy.
+    The history lists (`pages`, `captions`, `messages`, `fans`) and `truth` are shared by copies and
+    must be treated as read-only; the simulation state is private to each copy.
     """
 
     pages: list[PageRow]
@@ -709,8 +701,9 @@ class World:
 
     def __repr__(self) -> str:
         return (
-            f"World(seed={self.truth.seed}, pages={len(self.pages)}, captions={len(self.captions)}, "
-            f"messages={len(self.messages)}, next_day={self.next_day})"
+            f"World(seed={self.truth.seed}, pages={len(self.pages)}, "
+            f"captions={len(self.captions)}, messages={len(self.messages)}, "
+            f"next_day={self.next_day})"
         )
 
     def copy(self) -> World:
@@ -786,11 +779,12 @@ class World:
         """Outcomes of one planned week; audience and fatigue carry over to the next call.
 
         `rows` need page_name, send_at_utc (aware), message_type (ppv|bump|followup|free — free is
-        simulated as a bump), caption_text or caption_key, price (and optionally parent: the caption_key
-        of a follow-up's PPV). The week is the 7 local days from `week_start` (default: the local date of
-        the earliest row, or `next_day`); it must not start before `next_day`. Every page is advanced
-        through the week, with or without rows. Returns outcome rows in the messages format plus
-        caption_key, sorted by (page_name, sent_at); `week_fans` then holds the week's fans rows.
+        simulated as a bump), caption_text or caption_key, price (and optionally parent: the
+        caption_key of a follow-up's PPV). The week is the 7 local days from `week_start` (default:
+        the local date of the earliest row, or `next_day`); it must not start before `next_day`.
+        Every page is advanced through the week, with or without rows. Returns outcome rows in the
+        messages format plus caption_key, sorted by (page_name, sent_at); `week_fans` then holds
+        the week's fans rows.
         """
         planned = sorted(
             (self._plan(row) for row in rows), key=lambda send: (send.page_name, send.instant)
@@ -799,7 +793,8 @@ class World:
             week_start = min((send.local_day for send in planned), default=self.next_day)
         if week_start < self.next_day:
             raise ValueError(
-                f"week {week_start} starts before the end of the simulation so far ({self.next_day})"
+                f"week {week_start} starts before the end of the simulation so far "
+                f"({self.next_day})"
             )
         week_end = _add_days(week_start, 7)
         for send in planned:
@@ -965,10 +960,10 @@ def build_world(
     history_days: int = 182,
     platform_drop: float | None = None,
 ) -> World:
-    """The demo agency with `history_days` of history ending the day before `history_end` (a Monday).
+    """The demo agency with `history_days` of history up to the day before `history_end` (a Monday).
 
-    `platform_drop` (0–1) lowers every page's view and unlock rates by that share during the last 14 days
-    of history, a platform-wide effect the analyzer must not blame on the pages.
+    `platform_drop` (0–1) lowers every page's view and unlock rates by that share during the last
+    14 days of history: a platform-wide effect the analyzer must not blame on the pages.
     """
     if history_end.weekday() != 0:
         raise ValueError(f"history_end must be a Monday, got {history_end} ({history_end:%A})")
@@ -983,7 +978,7 @@ def build_world(
     shared_rng = _rng(seed, SHARED_STREAM, _TRUTH)
     holiday_lift_by_name = draw_holiday_lifts(shared_rng)
     shared_appeal = {
-        caption_key(row["caption_text"]): float(shared_rng.normal(0.0, 0.25)) for row in shared
+        key_of[row["caption_text"]]: float(shared_rng.normal(0.0, 0.25)) for row in shared
     }
     ground = GroundTruth(
         seed=seed,
@@ -1001,7 +996,7 @@ def build_world(
     for stream, spec in sorted(enumerate(PAGE_SPECS), key=lambda item: item[1].page_name):
         truth_rng = _rng(seed, stream, _TRUTH)
         own = own_by_page[spec.page_name]
-        appeal = _draw_appeal(truth_rng, own, shared, shared_appeal)
+        appeal = _draw_appeal(truth_rng, own, shared, shared_appeal, key_of)
         truth = draw_page_truth(
             spec,
             truth_rng,
