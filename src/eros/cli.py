@@ -193,14 +193,14 @@ def _local(instant: datetime | None, timezone: str) -> str:
 
     if instant is None:
         return "–"
-    return instant.astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M %z")
+    return instant.astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 @app.command("pages")
 def pages_command(store: StoreOption = None, as_json: JsonOption = False) -> None:
     """List the pages in the store with their history: messages, captions, first and last send.
 
-    Times are shown in each page's own time zone.
+    Times are shown in each page's own time zone (in --json: UTC instants).
 
     Example: eros pages --store eros-demo.duckdb
     """
