@@ -115,3 +115,20 @@ def parse_week(text: str, tz: tzinfo) -> date:
     except ValueError as error:
         raise InputError(f"--week {text!r}: give a Monday as YYYY-MM-DD, or 'next'") from error
     return week_start(day)
+
+
+@lru_cache(maxsize=64)
+def holiday_dates(
+    country: str, categories: tuple[str, ...], years: range
+) -> dict[date, tuple[str, ...]]:
+    """Holidays (local dates -> names) of `country` from the `holidays` package, e.g. US public
+    holidays plus its unofficial ones (Valentine's Day, Halloween, New Year's Eve...)."""
+    import holidays
+
+    try:
+        calendar = holidays.country_holidays(country, years=list(years), categories=categories)
+    except NotImplementedError as error:
+        raise InputError(f"holidays: no calendar for country {country!r}") from error
+    except (ValueError, KeyError) as error:
+        raise InputError(f"holidays: {error}") from error
+    return {day: tuple(calendar.get_list(day)) for day in sorted(calendar)}

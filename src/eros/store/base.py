@@ -10,7 +10,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from eros.analyze import PageHistory
 
 ImportKind = Literal["pages", "messages", "captions", "fans"]
 IMPORT_KINDS: tuple[ImportKind, ...] = ("pages", "messages", "captions", "fans")
@@ -149,6 +152,12 @@ class Store(Protocol):
     def page_overview(self) -> list[PageOverview]: ...
 
     def upsert_pages(self, pages: Sequence[Page]) -> None: ...
+
+    def page_histories(
+        self, as_of: datetime, lookback_days: int, pages: Sequence[str] | None = None
+    ) -> list[PageHistory]:
+        """Each page's messages of the lookback before `as_of`, as arrays for the analysis."""
+        ...
 
     def load_staged(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from tenacity import (
 )
 
 from eros import clock
+from eros.analyze import PageHistory
 from eros.errors import StoreBusyError, StoreError
 from eros.store.base import (
     STAGED,
@@ -261,6 +262,69 @@ class DuckDBStore:
             )
             for name, page_type, timezone, messages, captions, first, last in rows
         ]
+
+    # -- history ----------------------------------------------------------------------------------
+
+    def page_histories(
+        self, as_of: datetime, lookback_days: int, pages: Sequence[str] | None = None
+    ) -> list[PageHistory]:
+        """Each page's messages in [as_of - lookback, as_of) as arrays, plus what the NEW rule and
+        the audience need: the first message ever, the message count and the latest fan count."""
+        import numpy as np
+
+        until = to_db_instant(as_of)
+        since = until - timedelta(days=lookback_days)
+        known = self.pages()
+        chosen = [page for page in known if pages is None or page.page_name in set(pages)]
+        columns = (
+            self._cursor()
+            .execute(
+                "SELECT page_name, epoch(sent_at) AS sent_at, message_type, sent_count, "
+                "viewed_count, purchased_count, revenue FROM messages "
+                "WHERE sent_at >= ? AND sent_at < ? ORDER BY page_name, sent_at",
+                [since, until],
+            )
+            .fetchnumpy()
+        )
+        bounds = {
+            name: (from_db_instant(first), int(count))
+            for name, first, count in self.fetchall(
+                "SELECT page_name, min(sent_at), count(*) FROM messages WHERE sent_at < ? "
+                "GROUP BY page_name",
+                [until],
+            )
+        }
+        fans = {
+            name: (day, int(active))
+            for name, day, active in self.fetchall(
+                "SELECT page_name, max_by(date, date), max_by(active_fans, date) FROM fans_daily "
+                "WHERE date < ? GROUP BY page_name",
+                [until.date()],
+            )
+        }
+        names = np.asarray(columns["page_name"], dtype=object)
+        histories = []
+        for page in chosen:
+            rows = names == page.page_name
+            kinds = np.asarray(columns["message_type"], dtype=object)[rows]
+            first, total = bounds.get(page.page_name, (None, 0))
+            histories.append(
+                PageHistory(
+                    page_name=page.page_name,
+                    timezone=page.timezone,
+                    sent_at=np.asarray(columns["sent_at"][rows], dtype=np.float64),
+                    is_ppv=kinds == "ppv",
+                    is_followup=kinds == "followup",
+                    sent=np.asarray(columns["sent_count"][rows], dtype=np.float64),
+                    viewed=np.asarray(columns["viewed_count"][rows], dtype=np.float64),
+                    purchased=np.asarray(columns["purchased_count"][rows], dtype=np.float64),
+                    revenue=np.asarray(columns["revenue"][rows], dtype=np.float64),
+                    first_sent_at=first,
+                    total_messages=total,
+                    latest_fans=fans.get(page.page_name),
+                )
+            )
+        return histories
 
     # -- imports ----------------------------------------------------------------------------------
 
