@@ -38,6 +38,7 @@ _NORMAL = NormalDist()
 HOUR_PRIOR_SENDS = 3.0  # pseudo-sends pulling a thin hour's rate towards the page's overall rate
 DAY_PRIOR_MESSAGES = 20.0  # pseudo-messages shrinking a weekday's index towards 1
 MIN_RECENT_MESSAGES = 5
+MIN_RECENT_PURCHASES = 30.0  # expected purchases below which a drop is too noisy to judge
 PLATFORM_MIN_PAGES = 5
 
 
@@ -475,6 +476,16 @@ def _saturation(
         day_index = _index(numerator[baseline], denominator[baseline], weekdays[baseline], 7, 5)
         expected: FloatArray = denominator * base_rate * hour_index[hours] * day_index[weekdays]
         return expected
+
+    expected_purchases = float(
+        sent[recent].sum() * purchased[baseline].sum() / max(sent[baseline].sum(), 1.0)
+    )
+    if expected_purchases < MIN_RECENT_PURCHASES:
+        return _no_drop(
+            settings,
+            f"too few purchases to judge ({expected_purchases:.0f} expected in the recent window)",
+            volume_change,
+        )
 
     changes: dict[str, tuple[float, float]] = {}
     for name, numerator, denominator in (
