@@ -10,9 +10,9 @@ between-message variance (beta-binomial method of moments). A huge send therefor
 about 1/ρ viewers and never makes a caption look certain.
 
 The prior (α0, β0) is empirical Bayes from the page's captions, per group (price tier), with its
-strength α0 + β0 capped so that evidence soon dominates. Thompson sampling draws θ per caption; PPVs
-are ranked by θ × price (expected revenue per viewer). Wilson bounds are for reports and for dropping
-clearly bad captions, never for ranking (a greedy lower-bound ranking never explores).
+strength α0 + β0 capped so that evidence soon dominates. Thompson sampling draws θ per caption;
+PPVs are ranked by θ × price (expected revenue per viewer). Wilson bounds are for reports and for
+dropping clearly bad captions, never for ranking (a greedy lower-bound ranking never explores).
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ class CaptionBandit:
         return self
 
     def update(self, caption_index: IntArray, successes: FloatArray, failures: FloatArray) -> None:
-        """Add new evidence to fitted posteriors (used by simulations; stores refit from history)."""
+        """Add new evidence to fitted posteriors (simulations; stores refit from history)."""
         import numpy as np
 
         if self.alpha is None or self.beta is None:
