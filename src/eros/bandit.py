@@ -237,7 +237,11 @@ def caption_evidence(
     import numpy as np
 
     weight = decay_weights(age_days, half_life_days) * effective_trials_factor(viewed, rho)
-    successes = np.bincount(caption_index, weight * purchased, minlength=captions)
-    failures = np.bincount(caption_index, weight * (viewed - purchased), minlength=captions)
+    successes = np.bincount(caption_index, weight * purchased, minlength=captions).astype(
+        np.float64
+    )
+    failures = np.bincount(caption_index, weight * (viewed - purchased), minlength=captions).astype(
+        np.float64
+    )
     sends = np.bincount(caption_index, minlength=captions).astype(np.float64)
     return successes, failures, sends
