@@ -52,6 +52,17 @@ class StoreBusyError(TransientError):
     """Another process holds the store file; retried with backoff before it reaches the user."""
 
 
+class LockConflictError(TransientError):
+    """Another page locked some of the captions first; selecting again will avoid them."""
+
+    def __init__(self, page_name: str, caption_keys: list[str]) -> None:
+        self.page_name = page_name
+        self.caption_keys = caption_keys
+        super().__init__(
+            f"page {page_name!r}: {len(caption_keys)} caption(s) were locked by another page first"
+        )
+
+
 @dataclass(frozen=True)
 class RowProblem:
     """One bad row of an input file."""

@@ -14,6 +14,13 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from eros.analyze import PageHistory
+    from eros.models import (
+        CaptionCandidate,
+        CaptionEvidence,
+        CaptionLock,
+        CaptionStats,
+        JobRun,
+    )
 
 ImportKind = Literal["pages", "messages", "captions", "fans"]
 IMPORT_KINDS: tuple[ImportKind, ...] = ("pages", "messages", "captions", "fans")
@@ -158,6 +165,36 @@ class Store(Protocol):
     ) -> list[PageHistory]:
         """Each page's messages of the lookback before `as_of`, as arrays for the analysis."""
         ...
+
+    def caption_candidates(self, page_name: str) -> list[CaptionCandidate]: ...
+
+    def caption_evidence(
+        self, page_name: str, as_of: datetime, lookback_days: int
+    ) -> CaptionEvidence: ...
+
+    def last_sent(self, page_name: str, as_of: datetime) -> dict[str, datetime]: ...
+
+    def live_locks(self, at: datetime) -> list[CaptionLock]: ...
+
+    def lock_captions(
+        self,
+        schedule_id: str,
+        page_name: str,
+        expiry_by_caption: dict[str, datetime],
+        now: datetime,
+    ) -> list[str]:
+        """Take the locks atomically; returns the captions another page holds (taking nothing)."""
+        ...
+
+    def sweep_locks(self, now: datetime) -> int: ...
+
+    def pages_needing_stats(self) -> list[str]: ...
+
+    def newest_load(self, page_name: str) -> datetime | None: ...
+
+    def replace_caption_stats(self, page_name: str, rows: Sequence[CaptionStats]) -> None: ...
+
+    def record_job_run(self, run: JobRun) -> None: ...
 
     def load_staged(
         self,

@@ -26,6 +26,7 @@ from tenacity import (
 from eros import clock
 from eros.analyze import PageHistory
 from eros.errors import StoreBusyError, StoreError
+from eros.models import CaptionCandidate, CaptionEvidence, CaptionLock, CaptionStats, JobRun
 from eros.store.base import (
     STAGED,
     DuplicateKey,
@@ -326,6 +327,199 @@ class DuckDBStore:
             )
         return histories
 
+    # -- captions ---------------------------------------------------------------------------------
+
+    def caption_candidates(self, page_name: str) -> list[CaptionCandidate]:
+        rows = self.fetchall(
+            "SELECT caption_key, caption_text, message_type, page_name, content_category, "
+            "price_tier, trigger, active FROM captions WHERE page_name IN (?, '') "
+            "ORDER BY caption_key, page_name",
+            [page_name],
+        )
+        return [CaptionCandidate(*row) for row in rows]
+
+    def caption_evidence(
+        self, page_name: str, as_of: datetime, lookback_days: int
+    ) -> CaptionEvidence:
+        """This page's sends in the lookback, plus other pages' sends of shared captions."""
+        import numpy as np
+
+        until = to_db_instant(as_of)
+        since = until - timedelta(days=lookback_days)
+        columns = (
+            self._cursor()
+            .execute(
+                "SELECT m.caption_key, m.page_name = ? AS on_this_page, "
+                "m.message_type IN ('ppv', 'followup') AS is_ppv, epoch(m.sent_at) AS sent_at, "
+                "m.sent_count, m.viewed_count, m.purchased_count, m.price FROM messages m "
+                "WHERE m.sent_at >= ? AND m.sent_at < ? AND (m.page_name = ? OR m.caption_key IN "
+                "(SELECT caption_key FROM captions WHERE page_name = '')) "
+                "ORDER BY m.page_name, m.sent_at",
+                [page_name, since, until, page_name],
+            )
+            .fetchnumpy()
+        )
+        return CaptionEvidence(
+            caption_key=np.asarray(columns["caption_key"], dtype=object),
+            on_this_page=np.asarray(columns["on_this_page"], dtype=bool),
+            is_ppv=np.asarray(columns["is_ppv"], dtype=bool),
+            sent_at=np.asarray(columns["sent_at"], dtype=np.float64),
+            sent=np.asarray(columns["sent_count"], dtype=np.float64),
+            viewed=np.asarray(columns["viewed_count"], dtype=np.float64),
+            purchased=np.asarray(columns["purchased_count"], dtype=np.float64),
+            price=np.asarray(columns["price"], dtype=np.float64),
+        )
+
+    def last_sent(self, page_name: str, as_of: datetime) -> dict[str, datetime]:
+        rows = self.fetchall(
+            "SELECT caption_key, max(sent_at) FROM messages WHERE page_name = ? AND sent_at < ? "
+            "GROUP BY caption_key",
+            [page_name, to_db_instant(as_of)],
+        )
+        return {key: instant.replace(tzinfo=UTC) for key, instant in rows}
+
+    def live_locks(self, at: datetime) -> list[CaptionLock]:
+        """Locks in force at `at`: not expired, and not of a superseded schedule."""
+        rows = self.fetchall(
+            "SELECT l.caption_key, l.page_name, l.schedule_id, l.expires_at FROM caption_locks l "
+            "LEFT JOIN schedules s USING (schedule_id) "
+            "WHERE l.expires_at > ? AND coalesce(s.status, 'active') = 'active'",
+            [to_db_instant(at)],
+        )
+        return [
+            CaptionLock(key, page, schedule, expires.replace(tzinfo=UTC))
+            for key, page, schedule, expires in rows
+        ]
+
+    def lock_captions(
+        self,
+        schedule_id: str,
+        page_name: str,
+        expiry_by_caption: dict[str, datetime],
+        now: datetime,
+    ) -> list[str]:
+        """Take the locks in one transaction; returns the captions another page holds (and takes
+        nothing) when there is a conflict. The page's earlier locks on these captions are replaced.
+        """
+        import duckdb
+
+        keys = sorted(expiry_by_caption)
+        stamp = to_db_instant(now)
+        try:
+            return self._lock_captions(schedule_id, page_name, keys, expiry_by_caption, stamp)
+        except StoreError as error:
+            # Another thread's transaction inserted the same caption first (write-write conflict).
+            if isinstance(
+                error.__cause__, duckdb.ConstraintException | duckdb.TransactionException
+            ):
+                return keys
+            raise
+
+    def _lock_captions(
+        self,
+        schedule_id: str,
+        page_name: str,
+        keys: list[str],
+        expiry_by_caption: dict[str, datetime],
+        stamp: datetime,
+    ) -> list[str]:
+        with self.atomic():
+            self._sweep_locks(stamp, keys)
+            held = self.fetchall(
+                "SELECT caption_key FROM caption_locks WHERE page_name <> ? "
+                "AND caption_key IN (SELECT unnest(?::VARCHAR[]))",
+                [page_name, keys],
+            )
+            if held:
+                return sorted(key for (key,) in held)
+            self.execute(
+                "DELETE FROM caption_locks WHERE page_name = ? "
+                "AND caption_key IN (SELECT unnest(?::VARCHAR[]))",
+                [page_name, keys],
+            )
+            with translate_errors(str(self.path)):
+                self._cursor().executemany(
+                    "INSERT INTO caption_locks VALUES (?, ?, ?, ?, ?)",
+                    [
+                        [key, page_name, schedule_id, stamp, to_db_instant(expiry_by_caption[key])]
+                        for key in keys
+                    ],
+                )
+        return []
+
+    def sweep_locks(self, now: datetime) -> int:
+        """Free expired locks and those of superseded schedules; returns how many were freed."""
+        with self.atomic():
+            return self._sweep_locks(to_db_instant(now), None)
+
+    def _sweep_locks(self, stamp: datetime, keys: list[str] | None) -> int:
+        scope = "" if keys is None else " AND caption_key IN (SELECT unnest(?::VARCHAR[]))"
+        parameters: list[Any] = [stamp] + ([] if keys is None else [keys])
+        freed = self.fetchall(
+            "DELETE FROM caption_locks WHERE (expires_at <= ? OR schedule_id IN "
+            f"(SELECT schedule_id FROM schedules WHERE status = 'superseded')){scope} "
+            "RETURNING caption_key",
+            parameters,
+        )
+        return len(freed)
+
+    # -- caption stats and jobs -------------------------------------------------------------------
+
+    def pages_needing_stats(self) -> list[str]:
+        """Pages with messages loaded (or changed) after their caption stats were made."""
+        rows = self.fetchall(
+            "SELECT m.page_name FROM messages m LEFT JOIN (SELECT page_name, "
+            "max(source_loaded_at) AS made_from FROM caption_bandit_stats GROUP BY page_name) s "
+            "USING (page_name) GROUP BY m.page_name, s.made_from "
+            "HAVING s.made_from IS NULL OR max(m.imported_at) > s.made_from ORDER BY 1"
+        )
+        return [name for (name,) in rows]
+
+    def newest_load(self, page_name: str) -> datetime | None:
+        value = self.scalar(
+            "SELECT max(imported_at) FROM messages WHERE page_name = ?", [page_name]
+        )
+        return from_db_instant(value)
+
+    def replace_caption_stats(self, page_name: str, rows: Sequence[CaptionStats]) -> None:
+        with self.atomic():
+            self.execute("DELETE FROM caption_bandit_stats WHERE page_name = ?", [page_name])
+            with translate_errors(str(self.path)):
+                self._cursor().executemany(
+                    "INSERT INTO caption_bandit_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        [
+                            page_name,
+                            row.caption_key,
+                            row.successes,
+                            row.failures,
+                            row.sends,
+                            row.views,
+                            row.purchases,
+                            to_db_instant(row.last_sent_at),
+                            to_db_instant(row.reference_at),
+                            to_db_instant(row.source_loaded_at),
+                            to_db_instant(row.updated_at),
+                        ]
+                        for row in rows
+                    ],
+                )
+
+    def record_job_run(self, run: JobRun) -> None:
+        self.execute(
+            "INSERT INTO job_runs (job, started_at, finished_at, status, pages_processed, "
+            "pages_failed, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                run.job,
+                to_db_instant(run.started_at),
+                to_db_instant(run.finished_at),
+                run.status,
+                run.pages_processed,
+                run.pages_failed,
+                run.error,
+            ],
+        )
+
     # -- imports ----------------------------------------------------------------------------------
 
     def load_staged(
@@ -392,6 +586,10 @@ class DuckDBStore:
         )
         if updated:
             assignments = ", ".join(f"{name} = s.{name}" for name, _ in spec.values)
+            update_parameters: list[Any] = []
+            if spec.stamp_column and spec.stamp_column != "created_at":
+                assignments += f", {spec.stamp_column} = ?"
+                update_parameters.append(to_db_instant(clock.now()))
             target_matches = " AND ".join(f"{table}.{name} = s.{name}" for name in spec.key)
             differs_target = " OR ".join(
                 f"{table}.{name} IS DISTINCT FROM s.{name}" for name, _ in spec.values
@@ -399,7 +597,7 @@ class DuckDBStore:
             self.execute(
                 f"UPDATE {table} SET {assignments} FROM {staged} s "
                 f"WHERE {target_matches} AND ({differs_target})",
-                [path],
+                [*update_parameters, path],
             )
         if inserted:
             columns = list(spec.columns)

@@ -32,7 +32,7 @@ CREATE TABLE messages (
     content_category VARCHAR,
     price_tier       VARCHAR,
     trigger          VARCHAR,
-    imported_at      TIMESTAMP NOT NULL
+    imported_at      TIMESTAMP NOT NULL,  -- when the row was last inserted or changed by an import
     -- Natural key (page_name, sent_at, caption_key), kept unique by the import's merge (one writer at
     -- a time holds the file). No PRIMARY KEY: DuckDB keeps such an index wholly in memory, so on the
     -- largest table it would make memory grow with history (measured: 2M rows fail under 256 MB).
@@ -52,12 +52,18 @@ CREATE TABLE captions (
 );
 
 CREATE TABLE caption_bandit_stats (
+    -- Evidence per (page, caption), refreshed by `eros jobs update-stats`. successes and failures
+    -- are decayed to reference_at and corrected for overdispersion; sends, views and purchases raw.
     page_name       VARCHAR NOT NULL,
     caption_key     VARCHAR NOT NULL,
     successes       DOUBLE NOT NULL,
     failures        DOUBLE NOT NULL,
-    observations    BIGINT NOT NULL,
+    sends           BIGINT NOT NULL,
+    views           BIGINT NOT NULL,
+    purchases       BIGINT NOT NULL,
     last_sent_at    TIMESTAMP,
+    reference_at    TIMESTAMP NOT NULL,
+    source_loaded_at TIMESTAMP NOT NULL,  -- newest imported_at of the messages it was made from
     updated_at      TIMESTAMP NOT NULL,
     PRIMARY KEY (page_name, caption_key)
 );
@@ -94,12 +100,13 @@ CREATE TABLE schedule_messages (
 );
 
 CREATE TABLE caption_locks (
-    caption_key  VARCHAR NOT NULL,
+    -- One live lock per caption: a caption planned on one page is not offered to another until the
+    -- lock expires (week end + cooldown) or its schedule is superseded.
+    caption_key  VARCHAR PRIMARY KEY,
     page_name    VARCHAR NOT NULL,
     schedule_id  VARCHAR NOT NULL,
     locked_at    TIMESTAMP NOT NULL,
-    expires_at   TIMESTAMP NOT NULL,
-    PRIMARY KEY (caption_key, schedule_id)
+    expires_at   TIMESTAMP NOT NULL
 );
 
 CREATE SEQUENCE export_log_id;

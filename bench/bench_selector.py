@@ -1,0 +1,358 @@
+"""Benchmark: the PPV caption selector (`eros.bandit.CaptionBandit`) against MABWiser, random and
+greedy baselines in a simulated environment; regret against a clairvoyant oracle and wall time.
+
+    PYTHONPATH=src python bench/bench_selector.py                 # 38 pages x 500 captions x 52 weeks
+    PYTHONPATH=src python bench/bench_selector.py --quick         # small run
+    (needs `pip install mabwiser`; bench-only)
+
+Environment (per page; all draws from numpy generators seeded from (--seed, page, stream)):
+- 500 captions; price ~ U(5, 50) USD (continuous); base purchase rate per viewer
+  p0 = Beta(2, 38) draw x (price / 15)^-0.6, clipped to [1e-6, 1 - 1e-6].
+- Each week every caption's logit rate takes a random-walk step N(0, sigma), sigma in
+  {0, 0.05, 0.15} (week 0 undrifted). The standard-normal steps are shared across sigmas.
+- Each week a policy picks 14 distinct captions per page. A send of caption c in week w reaches
+  views ~ U{300..3000} viewers and sells purchases ~ Binomial(views, p_send), where
+  p_send = expit(logit p_w,c + 0.1 * N(0, 1)) is the send's own rate: mild overdispersion (the
+  rate moves from send to send; --send-noise sets the 0.1, an ICC of about 5e-4 at p = 0.05).
+  Revenue = purchases x price.
+- Common random numbers: views and purchases are drawn up front for every (page, week, caption),
+  so two policies sending the same caption in the same week see the identical outcome. No
+  cooldown: a caption may be picked again the following week.
+- Oracle: each week the 14 captions with the highest current p x price. Regret = 1 - (policy
+  revenue summed over pages and weeks) / (oracle revenue summed likewise), realised revenue.
+
+Policies (each sees only its own past sends on that page):
+- selector: per page-week, `caption_evidence` over all the page's past sends with age = 7 days per
+  week and the DESIGN half-life of 30 days, rho from `intra_class_correlation` (groups = caption),
+  `CaptionBandit(rng).fit(...)` with groups = 5 price-quantile buckets of the page's captions, one
+  Thompson draw, top 14 by theta x price. rng = default_rng([seed, page, week]).
+  Knobs for experiments: --half-life, --prior-cap, --buckets (1 = a single page-wide prior).
+- mabwiser-rate / mabwiser-price: one `MAB(arms, LearningPolicy.ThompsonSampling())` per page,
+  Beta(1, 1) prior. Each week's sends are fed with `partial_fit` as one binary row per viewer
+  (purchase = 1, else 0; `np.repeat` of the aggregated counts, which is the cheapest input its
+  count-based Thompson update accepts; --mab-view-fraction < 1 subsamples viewers
+  proportionally, default 1 = no subsampling). Selection: `predict_expectations()` (one Thompson
+  draw per arm), top 14 by the draw (rate) or draw x price. Week 0 (nothing fitted; the API refuses
+  to predict) picks 14 at random, which is what a Beta(1, 1) draw does.
+- random: 14 uniformly at random.
+- greedy-wilson: top 14 by the 95 % Wilson lower bound of undecayed purchased / viewed x price;
+  unseen captions score 0 (ties broken at random), so it barely explores.
+
+Time = wall time inside each policy's fit + select (history bookkeeping, fitting, drawing,
+ranking; for MABWiser also building its per-viewer rows), summed over page-weeks; the environment
+and the bookkeeping of outcomes are not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from eros.bandit import (
+    DEFAULT_PRIOR_STRENGTH_CAP,
+    CaptionBandit,
+    caption_evidence,
+    intra_class_correlation,
+    wilson_bounds,
+)
+
+PICKS = 14
+HALF_LIFE_DAYS = 30.0
+DAYS_PER_WEEK = 7.0
+SIGMAS = (0.0, 0.05, 0.15)
+
+
+@dataclass
+class Page:
+    """One simulated page: prices and, per (week, caption), the true rate and the send outcome."""
+
+    price: np.ndarray  # (C,)
+    rate: np.ndarray  # (W, C) current purchase rate per viewer
+    views: np.ndarray  # (W, C) viewers if the caption is sent that week
+    purchases: np.ndarray  # (W, C) purchases if the caption is sent that week
+
+
+def make_page(
+    seed: int, page: int, captions: int, weeks: int, sigma: float, send_noise: float
+) -> Page:
+    base = np.random.default_rng([seed, page, 0])
+    price = base.uniform(5.0, 50.0, captions)
+    p0 = np.clip(base.beta(2.0, 38.0, captions) * (price / 15.0) ** -0.6, 1e-6, 1 - 1e-6)
+    steps = np.random.default_rng([seed, page, 1]).standard_normal((weeks, captions))
+    steps[0] = 0.0
+    logit = np.log(p0 / (1 - p0)) + sigma * np.cumsum(steps, axis=0)
+    rate = 1.0 / (1.0 + np.exp(-logit))
+    outcome = np.random.default_rng([seed, page, 2])
+    views = outcome.integers(300, 3001, (weeks, captions))
+    noise = outcome.standard_normal((weeks, captions))
+    send_rate = 1.0 / (1.0 + np.exp(-(logit + send_noise * noise)))
+    purchases = np.random.default_rng([seed, page, 3, round(sigma * 1000)]).binomial(
+        views, send_rate
+    )
+    return Page(price, rate, views, purchases)
+
+
+def top_k(score: np.ndarray, k: int = PICKS) -> np.ndarray:
+    return np.argpartition(-score, k)[:k]
+
+
+@dataclass
+class History:
+    """A policy's past sends on one page (append-only, amortised arrays)."""
+
+    caption: list[np.ndarray] = field(default_factory=list)
+    week: list[np.ndarray] = field(default_factory=list)
+    viewed: list[np.ndarray] = field(default_factory=list)
+    purchased: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, week: int, picks: np.ndarray, viewed: np.ndarray, purchased: np.ndarray) -> None:
+        self.caption.append(picks)
+        self.week.append(np.full(picks.size, week))
+        self.viewed.append(viewed.astype(np.float64))
+        self.purchased.append(purchased.astype(np.float64))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if not self.caption:
+            empty = np.zeros(0)
+            return empty.astype(np.int64), empty.astype(np.int64), empty, empty
+        return (
+            np.concatenate(self.caption),
+            np.concatenate(self.week),
+            np.concatenate(self.viewed),
+            np.concatenate(self.purchased),
+        )
+
+
+class Policy:
+    """Per page: `select(week)` returns 14 caption indices; `observe` records the outcomes."""
+
+    def __init__(self, price: np.ndarray, page: int, seed: int) -> None:
+        self.price = price
+        self.page = page
+        self.seed = seed
+        self.history = History()
+
+    def select(self, week: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def observe(
+        self, week: int, picks: np.ndarray, viewed: np.ndarray, purchased: np.ndarray
+    ) -> None:
+        self.history.add(week, picks, viewed, purchased)
+
+
+@dataclass(frozen=True)
+class SelectorKnobs:
+    half_life_days: float = HALF_LIFE_DAYS
+    prior_cap: float = DEFAULT_PRIOR_STRENGTH_CAP
+    buckets: int = 5
+
+
+class Selector(Policy):
+    knobs = SelectorKnobs()
+
+    def __init__(self, price: np.ndarray, page: int, seed: int) -> None:
+        super().__init__(price, page, seed)
+        edges = np.quantile(price, np.linspace(0, 1, self.knobs.buckets + 1)[1:-1])
+        self.group = np.searchsorted(edges, price).astype(np.int64)
+
+    def select(self, week: int) -> np.ndarray:
+        caption, sent_week, viewed, purchased = self.history.arrays()
+        rho = intra_class_correlation(purchased, viewed, caption)
+        successes, failures, _ = caption_evidence(
+            caption,
+            self.price.size,
+            viewed,
+            purchased,
+            DAYS_PER_WEEK * (week - sent_week),
+            self.knobs.half_life_days,
+            rho,
+        )
+        bandit = CaptionBandit(
+            np.random.default_rng([self.seed, self.page, week]),
+            prior_strength_cap=self.knobs.prior_cap,
+        ).fit(successes, failures, self.group)
+        return top_k(bandit.sample() * self.price)
+
+
+class MabWiserThompson(Policy):
+    by_price = False
+    view_fraction = 1.0
+
+    def __init__(self, price: np.ndarray, page: int, seed: int) -> None:
+        from mabwiser.mab import MAB, LearningPolicy
+
+        super().__init__(price, page, seed)
+        self.arms = list(range(price.size))
+        self.mab = MAB(self.arms, LearningPolicy.ThompsonSampling(), seed=seed * 1000 + page)
+        self.rng = np.random.default_rng([seed, page, 7])
+        self.pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.fitted = False
+
+    def observe(
+        self, week: int, picks: np.ndarray, viewed: np.ndarray, purchased: np.ndarray
+    ) -> None:
+        self.pending = (picks, viewed, purchased)  # fed to MABWiser (timed) at the next select
+
+    def select(self, week: int) -> np.ndarray:
+        if self.pending is not None:
+            picks, viewed, purchased = self.pending
+            self.pending = None
+            if self.view_fraction < 1.0:
+                viewed_rows = np.maximum(np.rint(viewed * self.view_fraction), 1).astype(np.int64)
+                purchased = np.rint(purchased * self.view_fraction).astype(np.int64)
+                viewed = viewed_rows
+            decisions = np.repeat(picks, viewed)
+            start = np.repeat(np.cumsum(viewed) - viewed, viewed)
+            rewards = (np.arange(decisions.size) - start < np.repeat(purchased, viewed)).astype(
+                np.int64
+            )
+            self.mab.partial_fit(decisions, rewards)
+            self.fitted = True
+        if not self.fitted:
+            return self.rng.choice(self.price.size, PICKS, replace=False)
+        expectations = self.mab.predict_expectations()
+        draw = np.fromiter((expectations[arm] for arm in self.arms), np.float64, len(self.arms))
+        return top_k(draw * self.price if self.by_price else draw)
+
+
+class MabWiserThompsonPrice(MabWiserThompson):
+    by_price = True
+
+
+class UniformRandom(Policy):
+    def __init__(self, price: np.ndarray, page: int, seed: int) -> None:
+        super().__init__(price, page, seed)
+        self.rng = np.random.default_rng([seed, page, 8])
+
+    def select(self, week: int) -> np.ndarray:
+        return self.rng.choice(self.price.size, PICKS, replace=False)
+
+
+class GreedyWilson(Policy):
+    def __init__(self, price: np.ndarray, page: int, seed: int) -> None:
+        super().__init__(price, page, seed)
+        self.rng = np.random.default_rng([seed, page, 9])
+        self.purchased = np.zeros(price.size)
+        self.viewed = np.zeros(price.size)
+
+    def observe(
+        self, week: int, picks: np.ndarray, viewed: np.ndarray, purchased: np.ndarray
+    ) -> None:
+        self.pending = (picks, viewed, purchased)
+
+    def select(self, week: int) -> np.ndarray:
+        if week > 0:
+            picks, viewed, purchased = self.pending
+            np.add.at(self.viewed, picks, viewed)
+            np.add.at(self.purchased, picks, purchased)
+        low, _ = wilson_bounds(self.purchased, self.viewed)
+        tie_break = self.rng.random(self.price.size) * 1e-12
+        return top_k(low * self.price + tie_break)
+
+
+POLICIES: dict[str, Callable[[np.ndarray, int, int], Policy]] = {
+    "selector (eros)": Selector,
+    "mabwiser TS rate": MabWiserThompson,
+    "mabwiser TS x price": MabWiserThompsonPrice,
+    "uniform random": UniformRandom,
+    "greedy Wilson LB": GreedyWilson,
+}
+
+
+@dataclass
+class Result:
+    revenue: float = 0.0
+    seconds: float = 0.0
+    page_weeks: int = 0
+
+
+def run_sigma(args: argparse.Namespace, sigma: float, policies: list[str]) -> dict[str, Result]:
+    results = {name: Result() for name in [*policies, "oracle"]}
+    for page in range(args.pages):
+        world = make_page(args.seed, page, args.captions, args.weeks, sigma, args.send_noise)
+        agents = {name: POLICIES[name](world.price, page, args.seed) for name in policies}
+        for week in range(args.weeks):
+            views, purchases = world.views[week], world.purchases[week]
+            oracle = top_k(world.rate[week] * world.price)
+            results["oracle"].revenue += float(purchases[oracle] @ world.price[oracle])
+            for name, agent in agents.items():
+                started = time.perf_counter()
+                picks = agent.select(week)
+                results[name].seconds += time.perf_counter() - started
+                results[name].page_weeks += 1
+                if np.unique(picks).size != PICKS:
+                    raise AssertionError(f"{name} picked duplicate captions")
+                results[name].revenue += float(purchases[picks] @ world.price[picks])
+                agent.observe(week, picks, views[picks], purchases[picks])
+    return results
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pages", type=int, default=38)
+    parser.add_argument("--captions", type=int, default=500)
+    parser.add_argument("--weeks", type=int, default=52)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="6 pages x 500 captions x 26 weeks")
+    parser.add_argument("--sigmas", type=float, nargs="+", default=list(SIGMAS))
+    parser.add_argument("--send-noise", type=float, default=0.1, help="per-send logit noise sd")
+    parser.add_argument("--half-life", type=float, default=HALF_LIFE_DAYS, help="selector, days")
+    parser.add_argument("--prior-cap", type=float, default=DEFAULT_PRIOR_STRENGTH_CAP)
+    parser.add_argument("--buckets", type=int, default=5, help="selector price-quantile groups")
+    parser.add_argument("--mab-view-fraction", type=float, default=1.0)
+    parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
+    args = parser.parse_args()
+    if args.quick:
+        args.pages, args.weeks = 6, 26
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    Selector.knobs = SelectorKnobs(args.half_life, args.prior_cap, args.buckets)
+    MabWiserThompson.view_fraction = args.mab_view_fraction
+    print(
+        f"{args.pages} pages x {args.captions} captions x {args.weeks} weeks, {PICKS} picks per "
+        f"page-week, seed {args.seed}, send noise {args.send_noise}; selector: half-life "
+        f"{args.half_life:g} d, prior cap {args.prior_cap:g}, {args.buckets} price buckets; "
+        f"MABWiser view fraction {args.mab_view_fraction:g}"
+    )
+    print(f"{'sigma':>5}  {'policy':<22}{'regret':>8}{'select s':>10}{'ms/page-wk':>12}")
+    summary: dict[float, dict[str, Result]] = {}
+    for sigma in args.sigmas:
+        results = run_sigma(args, sigma, args.policies)
+        summary[sigma] = results
+        oracle = results["oracle"].revenue
+        for name in args.policies:
+            result = results[name]
+            regret = 1 - result.revenue / oracle
+            per = 1000 * result.seconds / max(result.page_weeks, 1)
+            print(f"{sigma:>5.2f}  {name:<22}{regret:>8.3f}{result.seconds:>10.2f}{per:>12.3f}")
+        print(f"{sigma:>5.2f}  {'oracle revenue':<22}{oracle:>18,.0f} USD")
+    mab = [name for name in args.policies if name.startswith("mabwiser")]
+    if "selector (eros)" not in args.policies or not mab:
+        return
+    print("\ntargets (selector): regret <= 0.30 at sigma 0.05; <= half of MABWiser; >= 50x faster")
+    for sigma, results in summary.items():
+        oracle = results["oracle"].revenue
+        ours = results["selector (eros)"]
+        our_regret = 1 - ours.revenue / oracle
+        best_mab = min(1 - results[name].revenue / oracle for name in mab)
+        speed = min(results[name].seconds for name in mab) / ours.seconds
+        checks = [
+            f"regret {our_regret:.3f} vs best MABWiser {best_mab:.3f} "
+            f"(ratio {our_regret / best_mab:.2f}: {'ok' if our_regret <= best_mab / 2 else 'MISS'})",
+            f"MABWiser time / selector time {speed:.1f}x ({'ok' if speed >= 50 else 'MISS'})",
+        ]
+        if abs(sigma - 0.05) < 1e-9:
+            checks.insert(0, f"<= 0.30: {'ok' if our_regret <= 0.30 else 'MISS'}")
+        print(f"sigma {sigma:.2f}: " + "; ".join(checks))
+
+
+if __name__ == "__main__":
+    main()

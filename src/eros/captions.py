@@ -1,0 +1,339 @@
+"""Select: the caption pools of one page-week (DESIGN.md §3, "Caption posterior" to "Eligibility").
+
+Pure: the bank, the evidence, the last sends and the live locks come in; the PPV pool (the
+caption target's worth, ranked by Thompson draws θ × price) and the bump pool (the week's bump
+slots × 1.2, ranked by θ of engagement) go out. The generator is seeded from (page, week, mode), so
+the same inputs give the same selection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from eros import clock
+from eros.analyze import PerformanceReport
+from eros.bandit import (
+    CaptionBandit,
+    caption_evidence,
+    intra_class_correlation,
+    wilson_bounds,
+)
+from eros.models import (
+    CaptionCandidate,
+    CaptionEvidence,
+    CaptionLock,
+    CaptionPool,
+    CaptionSelection,
+    PooledCaption,
+    PoolHealth,
+    SelectionMetrics,
+    Strategy,
+)
+from eros.settings import PRICE_TIERS, Settings, setting_key
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+
+SHARED_EVIDENCE_WEIGHT = 0.25  # how much another page's sends of a shared caption count here
+CLEARLY_BAD_SHARE = 0.5  # dropped when the Wilson upper bound is below half the page's rate ...
+CLEARLY_BAD_MIN_TRIALS = 50.0  # ... with at least this many effective viewers of evidence
+
+
+def selection_seed(page_name: str, week_start: date, mode: str) -> int:
+    """The generator's seed: a stable hash of (page, week, mode)."""
+    digest = hashlib.sha256(f"{page_name}|{week_start.isoformat()}|{mode}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def unique_candidates(candidates: Sequence[CaptionCandidate]) -> list[CaptionCandidate]:
+    """One candidate per caption_key; the page's own row wins over the shared one."""
+    chosen: dict[str, CaptionCandidate] = {}
+    for candidate in sorted(candidates, key=lambda item: (item.caption_key, item.owner == "")):
+        chosen.setdefault(candidate.caption_key, candidate)
+    return [chosen[key] for key in sorted(chosen)]
+
+
+def trigger_caps(settings: Settings, pool_size: int, week_ppv_slots: int) -> dict[str, int]:
+    """Most captions per trigger in a pool: the weekly budget scaled from slots to pool size."""
+    scale = pool_size / max(week_ppv_slots, 1)
+    return {
+        key: math.ceil(budget * max(scale, 1.0)) for key, budget in settings.trigger_budgets.items()
+    }
+
+
+def _category_diversity(categories: list[str | None]) -> float:
+    """Normalised Shannon entropy of the pool's content categories (0 = one category)."""
+    counts = Counter(category or "" for category in categories)
+    if len(counts) <= 1:
+        return 0.0
+    total = sum(counts.values())
+    entropy = -sum(count / total * math.log(count / total) for count in counts.values())
+    return round(entropy / math.log(len(counts)), 4)
+
+
+def select_captions(
+    *,
+    page_name: str,
+    week_start: date,
+    week_start_utc: datetime,
+    mode: str,
+    candidates: Sequence[CaptionCandidate],
+    evidence: CaptionEvidence,
+    last_sent: dict[str, datetime],
+    locks: Sequence[CaptionLock],
+    report: PerformanceReport,
+    settings: Settings,
+    count: int | None = None,
+) -> CaptionSelection:
+    """The PPV and bump pools of one page for the week starting `week_start` (local Monday)."""
+    import numpy as np
+
+    rng = np.random.default_rng(selection_seed(page_name, week_start, mode))
+    unique = unique_candidates(candidates)
+    locked_elsewhere = {
+        lock.caption_key
+        for lock in locks
+        if lock.page_name != page_name and lock.expires_at > week_start_utc
+    }
+    parameters = report.optimization_parameters
+    mode_rule = settings.modes[mode]  # type: ignore[index]
+    week_ppv_slots = max(1, round(parameters.daily_ppv_target * 7 * mode_rule.volume_factor))
+    target = count if count is not None else report.caption_target
+    audience = report.account_classification.audience_size
+    viewers_per_send = audience * report.account_classification.view_rate
+
+    ppv, ppv_health, warnings = _pool(
+        kind="ppv",
+        candidates=[c for c in unique if c.message_type == "ppv"],
+        evidence=evidence,
+        last_sent=last_sent,
+        locked_elsewhere=locked_elsewhere,
+        cooldown=timedelta(days=settings.cooldown_days.ppv),
+        week_start_utc=week_start_utc,
+        settings=settings,
+        rng=rng,
+        size=target,
+        trigger_cap=trigger_caps(settings, target, week_ppv_slots),
+        category_cap=math.ceil(settings.max_category_share * target),
+    )
+    bump_slots = parameters.daily_bump_target * 7
+    bumps, _, bump_warnings = _pool(
+        kind="bump",
+        candidates=[c for c in unique if c.message_type == "bump"],
+        evidence=evidence,
+        last_sent=last_sent,
+        locked_elsewhere=locked_elsewhere,
+        cooldown=timedelta(days=settings.cooldown_days.bump),
+        week_start_utc=week_start_utc,
+        settings=settings,
+        rng=rng,
+        size=math.ceil(bump_slots * settings.bump_pool_factor),
+        trigger_cap=None,
+        category_cap=None,
+    )
+    best_week = sorted(ppv, key=lambda item: -item.posterior_mean * item.price)[:week_ppv_slots]
+    metrics = SelectionMetrics(
+        explore_share=_share(ppv, "explore"),
+        new_share=_share(ppv, "new"),
+        expected_revenue=round(
+            sum(item.posterior_mean * item.price * viewers_per_send for item in best_week), 2
+        ),
+        mean_posterior=round(float(np.mean([item.posterior_mean for item in ppv])), 6)
+        if ppv
+        else 0.0,
+        category_diversity=_category_diversity([item.content_category for item in ppv]),
+    )
+    return CaptionSelection(
+        page_name=page_name,
+        week_start=week_start.isoformat(),
+        mode=mode,
+        target_count=target,
+        caption_pool=CaptionPool(ppv_captions=ppv, bump_captions=bumps),
+        selection_metrics=metrics,
+        pool_health=ppv_health,
+        warnings=warnings + bump_warnings,
+    )
+
+
+def _share(pool: list[PooledCaption], strategy: Strategy) -> float:
+    return round(sum(item.strategy == strategy for item in pool) / len(pool), 4) if pool else 0.0
+
+
+def _pool(
+    *,
+    kind: str,
+    candidates: list[CaptionCandidate],
+    evidence: CaptionEvidence,
+    last_sent: dict[str, datetime],
+    locked_elsewhere: set[str],
+    cooldown: timedelta,
+    week_start_utc: datetime,
+    settings: Settings,
+    rng: np.random.Generator,
+    size: int,
+    trigger_cap: dict[str, int] | None,
+    category_cap: int | None,
+) -> tuple[list[PooledCaption], PoolHealth, list[str]]:
+    import numpy as np
+
+    available = [c for c in candidates if c.active]
+    cutoff = week_start_utc - cooldown
+    rested = [c for c in available if last_sent.get(c.caption_key, cutoff) <= cutoff]
+    free = [c for c in rested if c.caption_key not in locked_elsewhere]
+    if not free:
+        health = PoolHealth(len(available), len(rested), len(free), 0, 0, 0)
+        return [], health, [f"no eligible {kind} caption: {_explain(health)}"]
+
+    # Evidence of each free caption on this page (and, down-weighted, of shared ones elsewhere).
+    index = {c.caption_key: i for i, c in enumerate(free)}
+    wanted = evidence.is_ppv if kind == "ppv" else ~evidence.is_ppv
+    page_rows = wanted & evidence.on_this_page
+    as_of_s = week_start_utc.timestamp()
+    age_days = (as_of_s - evidence.sent_at) / 86_400
+    if kind == "ppv":
+        successes_raw, trials_raw = evidence.purchased, evidence.viewed
+    else:  # engagement of a bump: did the fan open it
+        successes_raw, trials_raw = evidence.viewed, evidence.sent
+    page_keys = evidence.caption_key[page_rows]
+    key_codes = np.unique(page_keys, return_inverse=True)[1] if page_keys.size else page_keys
+    rho = intra_class_correlation(
+        successes_raw[page_rows], trials_raw[page_rows], np.asarray(key_codes, dtype=np.int64)
+    )
+    rows = wanted & np.array([key in index for key in evidence.caption_key], dtype=bool)
+    positions = np.array([index.get(key, 0) for key in evidence.caption_key[rows]], dtype=np.int64)
+    weight = np.where(evidence.on_this_page[rows], 1.0, SHARED_EVIDENCE_WEIGHT)
+    successes, failures, _ = caption_evidence(
+        positions,
+        len(free),
+        trials_raw[rows] * weight,
+        successes_raw[rows] * weight,
+        age_days[rows],
+        settings.half_life_days,
+        rho,
+    )
+    here = rows & evidence.on_this_page
+    sends_here = np.bincount(
+        np.array([index[key] for key in evidence.caption_key[here]], dtype=np.int64),
+        minlength=len(free),
+    )
+    prices = (
+        _prices(free, evidence, here, index, settings) if kind == "ppv" else np.zeros(len(free))
+    )
+
+    groups = np.array(
+        [PRICE_TIERS.index(c.price_tier) if c.price_tier in PRICE_TIERS else 0 for c in free],
+        dtype=np.int64,
+    )
+    bandit = CaptionBandit(rng).fit(successes, failures, groups)
+    mean = bandit.posterior_mean
+    low, high = wilson_bounds(successes, successes + failures)
+    page_rate = successes.sum() / max((successes + failures).sum(), 1e-12)
+    clearly_bad = (high < CLEARLY_BAD_SHARE * page_rate) & (
+        successes + failures >= CLEARLY_BAD_MIN_TRIALS
+    )
+    theta = bandit.sample()
+    score = theta * prices if kind == "ppv" else theta
+    value = mean * prices if kind == "ppv" else mean
+    exploit_rank = np.argsort(-value, kind="stable")
+    exploit_set = {int(i) for i in exploit_rank[:size]}
+
+    order = np.lexsort((np.arange(len(free)), -score))
+    chosen: list[int] = []
+    skipped_for_budgets = 0
+    triggers: Counter[str] = Counter()
+    categories: Counter[str] = Counter()
+    for position in order:
+        i = int(position)
+        if clearly_bad[i]:
+            continue
+        caption = free[i]
+        trigger = setting_key(caption.trigger) if caption.trigger else None
+        over_budget = trigger_cap is not None and trigger is not None
+        if over_budget and triggers[trigger or ""] >= (trigger_cap or {}).get(trigger or "", 0):
+            skipped_for_budgets += 1
+            continue
+        category = caption.content_category or ""
+        if category_cap is not None and categories[category] >= category_cap:
+            skipped_for_budgets += 1
+            continue
+        if len(chosen) < size:
+            chosen.append(i)
+            if trigger is not None:
+                triggers[trigger] += 1
+            categories[category] += 1
+
+    quality = len(free) - int(clearly_bad.sum())
+    health = PoolHealth(
+        total_available=len(available),
+        after_cooldown=len(rested),
+        after_locks=len(free),
+        after_quality=quality,
+        after_budgets=quality - skipped_for_budgets,
+        final_selected=len(chosen),
+    )
+    warnings = []
+    if len(chosen) < size:
+        warnings.append(f"short {kind} pool: {len(chosen)} of {size} captions ({_explain(health)})")
+    pooled = [
+        PooledCaption(
+            caption_key=free[i].caption_key,
+            caption_text=free[i].caption_text,
+            message_type=kind,
+            price_tier=free[i].price_tier,
+            price=round(float(prices[i]), 2),
+            content_category=free[i].content_category,
+            trigger=free[i].trigger,
+            posterior_mean=round(float(mean[i]), 6),
+            wilson_lower=round(float(low[i]), 6),
+            wilson_upper=round(float(high[i]), 6),
+            observations=int(sends_here[i]),
+            sampled_score=round(float(score[i]), 6),
+            strategy="new" if sends_here[i] == 0 else "exploit" if i in exploit_set else "explore",
+        )
+        for i in chosen
+    ]
+    return pooled, health, warnings
+
+
+def _prices(
+    free: list[CaptionCandidate],
+    evidence: CaptionEvidence,
+    here: npt.NDArray[np.bool_],
+    index: dict[str, int],
+    settings: Settings,
+) -> FloatArray:
+    """The caption's median price on this page, else its price tier's default price."""
+    import numpy as np
+
+    prices = np.array(
+        [settings.prices.get(c.price_tier or "standard", 25.0) for c in free],  # type: ignore[call-overload]
+        dtype=np.float64,
+    )
+    history: dict[int, list[float]] = {}
+    for key, price in zip(evidence.caption_key[here], evidence.price[here], strict=True):
+        if price > 0:
+            history.setdefault(index[key], []).append(float(price))
+    for i, seen in history.items():
+        prices[i] = float(np.median(seen))
+    return prices
+
+
+def _explain(health: PoolHealth) -> str:
+    return (
+        f"{health.total_available} active, {health.after_cooldown} outside cooldown, "
+        f"{health.after_locks} not locked elsewhere"
+    )
+
+
+def lock_expiry(week_start_utc: datetime, settings: Settings, kind: str) -> datetime:
+    """A lock lasts until the week's end plus the caption's cooldown."""
+    days = settings.cooldown_days.ppv if kind == "ppv" else settings.cooldown_days.bump
+    return clock.as_utc(week_start_utc) + timedelta(days=7 + days)
