@@ -327,6 +327,129 @@ def analyze_command(
     console.print(table)
 
 
+# -- select ---------------------------------------------------------------------------------------
+
+ModeOption = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        help="optimize, safe or conservative (volume, gaps, follow-ups).",
+        show_default=True,
+    ),
+]
+WeekOption = Annotated[
+    str, typer.Option("--week", help="The Monday the week starts (page's time zone), or 'next'.")
+]
+
+
+def _check_mode(mode: str) -> str:
+    from eros.errors import InputError
+    from eros.settings import MODES
+
+    if mode not in MODES:
+        raise InputError(f"--mode {mode!r}: use one of {', '.join(MODES)}")
+    return mode
+
+
+@app.command("select")
+def select_command(
+    page: Annotated[str, typer.Argument(help="The page to select captions for.")],
+    week: WeekOption = "next",
+    count: Annotated[
+        int | None, typer.Option("--count", help="PPV pool size (default: the caption target).")
+    ] = None,
+    mode: ModeOption = "optimize",
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Choose the week's PPV and bump caption pools by Thompson sampling (a preview: locks nothing).
+
+    Eligible captions are active, outside their cooldown (PPV 21 days, bump 7) and not locked by
+    another page; PPVs rank by a posterior draw of the unlock rate × price, within trigger budgets
+    and at most 35 % per content category. The same page, week and mode give the same pools.
+
+    Example: eros select jadebri --week 2025-11-03 --store eros-demo.duckdb --json
+    """
+    from eros import clock
+    from eros.pipeline import analyze_weeks, find_pages, page_week, select_week
+    from eros.store import open_store
+
+    settings = settings_for(store)
+    _check_mode(mode)
+    with open_store(settings.store) as opened:
+        (found,) = find_pages(opened, [page])
+        monday = clock.parse_week(week, clock.zone(found.timezone))
+        page_and_week = page_week(found, monday)
+        report = analyze_weeks(opened, [page_and_week], settings)[page]
+        selection = select_week(opened, page_and_week, mode, report, settings, count)
+    if as_json:
+        print_json(selection)
+        return
+    table = Table(title=f"{page}, week of {selection.week_start}: PPV pool")
+    for column in ("#", "caption", "tier", "price", "category", "trigger", "mean", "strategy"):
+        table.add_column(column)
+    for number, item in enumerate(selection.caption_pool.ppv_captions, start=1):
+        table.add_row(
+            str(number),
+            item.caption_text[:60],
+            item.price_tier or "",
+            f"${item.price:,.2f}",
+            item.content_category or "",
+            item.trigger or "",
+            f"{item.posterior_mean:.3f}",
+            item.strategy,
+        )
+    console.print(table)
+    health = selection.pool_health
+    console.print(
+        f"pool: {health.final_selected} of target {selection.target_count} PPVs "
+        f"({health.total_available} active, {health.after_cooldown} outside cooldown, "
+        f"{health.after_locks} unlocked), {len(selection.caption_pool.bump_captions)} bumps"
+    )
+    for warning in selection.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
+
+
+# -- jobs -----------------------------------------------------------------------------------------
+
+jobs_app = typer.Typer(
+    cls=ErosGroup,
+    help="Maintenance jobs; each is safe to run again (a second run changes nothing).",
+    no_args_is_help=True,
+)
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("update-stats")
+def update_stats_command(store: StoreOption = None, as_json: JsonOption = False) -> None:
+    """Refresh caption_bandit_stats for pages whose messages changed since the last refresh.
+
+    Example: eros jobs update-stats --store eros-demo.duckdb
+    """
+    from eros.jobs import update_stats
+    from eros.store import open_store
+
+    settings = settings_for(store)
+    with open_store(settings.store) as opened:
+        result = update_stats(opened, settings)
+    print_json(result) if as_json else console.print(f"update-stats: {result.detail}")
+
+
+@jobs_app.command("sweep-locks")
+def sweep_locks_command(store: StoreOption = None, as_json: JsonOption = False) -> None:
+    """Free expired caption locks and the locks of superseded schedules.
+
+    Example: eros jobs sweep-locks --store eros-demo.duckdb
+    """
+    from eros.jobs import sweep_locks
+    from eros.store import open_store
+
+    settings = settings_for(store)
+    with open_store(settings.store) as opened:
+        result = sweep_locks(opened)
+    print_json(result) if as_json else console.print(f"sweep-locks: {result.detail}")
+
+
 # -- demo -----------------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from eros.models import CaptionStats, JobRun
 from eros.settings import Settings
 from eros.store import Store
 
-STATS_LOOKBACK_DAYS = 365
+STATS_LOOKBACK_DAYS = 3_650  # all of a page's history: old sends fade by decay, not by a cut
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,12 @@ class JobResult:
 
 
 def caption_stats_for_page(
-    store: Store, page_name: str, settings: Settings, now: datetime
+    store: Store, page_name: str, settings: Settings, now: datetime, loaded: datetime
 ) -> list[CaptionStats]:
     """Each caption's evidence on one page, decayed to `now`; recomputed whole, never re-counted."""
     import numpy as np
 
     evidence = store.caption_evidence(page_name, now, STATS_LOOKBACK_DAYS)
-    loaded = store.newest_load(page_name) or now
     here = evidence.on_this_page & evidence.is_ppv
     keys, codes = np.unique(evidence.caption_key[here], return_inverse=True)
     if keys.size == 0:
@@ -69,8 +68,9 @@ def update_stats(store: Store, settings: Settings) -> JobResult:
     pages = store.pages_needing_stats()
     rows = 0
     for page_name in pages:
-        stats = caption_stats_for_page(store, page_name, settings, started)
-        store.replace_caption_stats(page_name, stats)
+        loaded = store.newest_load(page_name) or started
+        stats = caption_stats_for_page(store, page_name, settings, started, loaded)
+        store.replace_caption_stats(page_name, stats, loaded, started)
         rows += len(stats)
     store.record_job_run(JobRun("update-stats", started, clock.now(), "ok", len(pages), 0, None))
     detail = f"refreshed {rows} caption stats on {len(pages)} page(s)" if pages else "up to date"

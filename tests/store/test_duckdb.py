@@ -17,6 +17,7 @@ DESIGN_TABLES = {
     "messages",
     "captions",
     "caption_bandit_stats",
+    "caption_stats_refresh",
     "caption_locks",
     "schedules",
     "schedule_messages",

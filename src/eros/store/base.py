@@ -192,7 +192,15 @@ class Store(Protocol):
 
     def newest_load(self, page_name: str) -> datetime | None: ...
 
-    def replace_caption_stats(self, page_name: str, rows: Sequence[CaptionStats]) -> None: ...
+    def replace_caption_stats(
+        self,
+        page_name: str,
+        rows: Sequence[CaptionStats],
+        source_loaded_at: datetime,
+        now: datetime,
+    ) -> None:
+        """Replace a page's caption stats and record the message load they were made from."""
+        ...
 
     def record_job_run(self, run: JobRun) -> None: ...
 

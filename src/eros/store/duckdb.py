@@ -437,14 +437,16 @@ class DuckDBStore:
                 "AND caption_key IN (SELECT unnest(?::VARCHAR[]))",
                 [page_name, keys],
             )
-            with translate_errors(str(self.path)):
-                self._cursor().executemany(
-                    "INSERT INTO caption_locks VALUES (?, ?, ?, ?, ?)",
-                    [
-                        [key, page_name, schedule_id, stamp, to_db_instant(expiry_by_caption[key])]
-                        for key in keys
-                    ],
-                )
+            self.insert_columns(
+                "caption_locks",
+                [
+                    keys,
+                    [page_name] * len(keys),
+                    [schedule_id] * len(keys),
+                    [stamp] * len(keys),
+                    [to_db_instant(expiry_by_caption[key]) for key in keys],
+                ],
+            )
         return []
 
     def sweep_locks(self, now: datetime) -> int:
@@ -468,10 +470,11 @@ class DuckDBStore:
     def pages_needing_stats(self) -> list[str]:
         """Pages with messages loaded (or changed) after their caption stats were made."""
         rows = self.fetchall(
-            "SELECT m.page_name FROM messages m LEFT JOIN (SELECT page_name, "
-            "max(source_loaded_at) AS made_from FROM caption_bandit_stats GROUP BY page_name) s "
-            "USING (page_name) GROUP BY m.page_name, s.made_from "
-            "HAVING s.made_from IS NULL OR max(m.imported_at) > s.made_from ORDER BY 1"
+            "SELECT m.page_name FROM messages m "
+            "LEFT JOIN caption_stats_refresh r USING (page_name) "
+            "GROUP BY m.page_name, r.source_loaded_at "
+            "HAVING r.source_loaded_at IS NULL OR max(m.imported_at) > r.source_loaded_at "
+            "ORDER BY 1"
         )
         return [name for (name,) in rows]
 
@@ -481,29 +484,43 @@ class DuckDBStore:
         )
         return from_db_instant(value)
 
-    def replace_caption_stats(self, page_name: str, rows: Sequence[CaptionStats]) -> None:
+    def replace_caption_stats(
+        self,
+        page_name: str,
+        rows: Sequence[CaptionStats],
+        source_loaded_at: datetime,
+        now: datetime,
+    ) -> None:
         with self.atomic():
             self.execute("DELETE FROM caption_bandit_stats WHERE page_name = ?", [page_name])
-            with translate_errors(str(self.path)):
-                self._cursor().executemany(
-                    "INSERT INTO caption_bandit_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        [
-                            page_name,
-                            row.caption_key,
-                            row.successes,
-                            row.failures,
-                            row.sends,
-                            row.views,
-                            row.purchases,
-                            to_db_instant(row.last_sent_at),
-                            to_db_instant(row.reference_at),
-                            to_db_instant(row.source_loaded_at),
-                            to_db_instant(row.updated_at),
-                        ]
-                        for row in rows
-                    ],
-                )
+            self.execute(
+                "INSERT INTO caption_stats_refresh VALUES (?, ?, ?) ON CONFLICT (page_name) "
+                "DO UPDATE SET source_loaded_at = excluded.source_loaded_at, "
+                "refreshed_at = excluded.refreshed_at",
+                [page_name, to_db_instant(source_loaded_at), to_db_instant(now)],
+            )
+            if not rows:
+                return
+            columns: list[list[Any]] = [
+                [page_name] * len(rows),
+                [row.caption_key for row in rows],
+                [row.successes for row in rows],
+                [row.failures for row in rows],
+                [row.sends for row in rows],
+                [row.views for row in rows],
+                [row.purchases for row in rows],
+                [to_db_instant(row.last_sent_at) for row in rows],
+                [to_db_instant(row.reference_at) for row in rows],
+                [to_db_instant(row.source_loaded_at) for row in rows],
+                [to_db_instant(row.updated_at) for row in rows],
+            ]
+            self.insert_columns("caption_bandit_stats", columns)
+
+    def insert_columns(self, table: str, columns: Sequence[Sequence[Any]]) -> None:
+        """Insert rows given column by column, as list parameters (one statement, not one a row).
+        `table` is one of the project's own table names, never user input."""
+        selected = ", ".join(f"unnest(${position + 1})" for position in range(len(columns)))
+        self.execute(f"INSERT INTO {table} SELECT {selected}", [list(column) for column in columns])
 
     def record_job_run(self, run: JobRun) -> None:
         self.execute(

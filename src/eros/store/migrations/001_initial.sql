@@ -68,6 +68,13 @@ CREATE TABLE caption_bandit_stats (
     PRIMARY KEY (page_name, caption_key)
 );
 
+CREATE TABLE caption_stats_refresh (
+    -- Per page, the newest message load its caption stats were made from (the update-stats mark).
+    page_name        VARCHAR PRIMARY KEY,
+    source_loaded_at TIMESTAMP NOT NULL,
+    refreshed_at     TIMESTAMP NOT NULL
+);
+
 CREATE TABLE schedules (
     schedule_id     VARCHAR PRIMARY KEY,
     page_name       VARCHAR NOT NULL,
