@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +55,27 @@ def store_with_pages(fresh_store: Store) -> Store:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20251103)
+
+
+DEMO_WEEK = date(2025, 11, 3)
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo store for the week of 2025-11-03, built once a session; copy it before writing."""
+    from eros.demo import build_demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    return build_demo(
+        load_settings(), store_path=folder / "demo.duckdb", week_start=DEMO_WEEK
+    ).store_path
+
+
+@pytest.fixture
+def demo_store_path(demo_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo store."""
+    import shutil
+
+    copy = tmp_path / "demo.duckdb"
+    shutil.copyfile(demo_template, copy)
+    return copy

@@ -16,7 +16,6 @@ from eros.analyze import (
     round_half_up,
     size_tier,
 )
-from eros.demo import build_demo
 from eros.settings import Settings, load_settings
 from eros.store import open_store
 
@@ -190,27 +189,17 @@ def test_targets_follow_the_tables(rng: np.random.Generator) -> None:
     assert parameters.max_messages_per_day == 22
 
 
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings]:
-    folder = tmp_path_factory.mktemp("demo")
-    settings = load_settings()
-    result = build_demo(settings, store_path=folder / "demo.duckdb", week_start=date(2025, 11, 3))
-    return result.store_path, settings
-
-
 def demo_reports(path: Path, settings: Settings) -> dict[str, object]:
     with open_store(str(path)) as store:
         histories = store.page_histories(AS_OF, settings.saturation.lookback_days)
     return {report.page_name: report for report in analyze_pages(histories, settings, AS_OF)}
 
 
-def test_demo_fatigued_pages_are_flagged_and_stable_pages_are_low(
-    demo_store: tuple[Path, Settings],
-) -> None:
+def test_demo_fatigued_pages_are_flagged_and_stable_pages_are_low(demo_template: Path) -> None:
     from eros.simulate import build_world
 
     truth = build_world(date(2025, 11, 3)).truth
-    reports = demo_reports(*demo_store)
+    reports = demo_reports(demo_template, load_settings())
     for page in truth.fatigued_pages:
         assert reports[page].saturation_analysis.risk_level != "LOW", page  # type: ignore[attr-defined]
     stable = [page for page in truth.stable_pages]
