@@ -1,0 +1,133 @@
+"""Jobs are repeat-safe: a second run changes nothing and no message is counted twice."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from eros import clock
+from eros.jobs import sweep_locks, update_stats
+from eros.settings import load_settings
+from eros.store import open_store
+from eros.store.duckdb import DuckDBStore, to_db_instant
+
+NOW = datetime(2025, 11, 3, 8, tzinfo=UTC)
+
+
+def stats_snapshot(store: DuckDBStore) -> list[tuple[object, ...]]:
+    return store.fetchall("SELECT * FROM caption_bandit_stats ORDER BY ALL")
+
+
+def test_update_stats_twice_changes_nothing(demo_store_path: Path) -> None:
+    settings = load_settings()
+    with clock.frozen(NOW), open_store(str(demo_store_path)) as store:
+        assert isinstance(store, DuckDBStore)
+        first = update_stats(store, settings)
+        assert first.pages_processed == 38
+        snapshot = stats_snapshot(store)
+        second = update_stats(store, settings)
+        assert (second.pages_processed, second.changed) == (0, 0)
+        assert stats_snapshot(store) == snapshot
+        # Raw totals equal the messages': nothing counted twice.
+        stats_views, message_views = store.fetchall(
+            "SELECT (SELECT sum(views) FROM caption_bandit_stats), (SELECT sum(viewed_count) "
+            "FROM messages WHERE message_type IN ('ppv', 'followup'))"
+        )[0]
+        assert stats_views == message_views
+        runs = store.fetchall("SELECT job, status FROM job_runs ORDER BY run_id")
+        assert runs == [("update-stats", "ok"), ("update-stats", "ok")]
+
+
+def test_update_stats_refreshes_only_pages_whose_messages_changed(
+    demo_store_path: Path, tmp_path: Path
+) -> None:
+    from eros.ingest import import_file
+
+    settings = load_settings()
+    # The real clock throughout: the demo's rows were loaded at real time, and the refresh mark
+    # compares load times.
+    with open_store(str(demo_store_path)) as store:
+        assert isinstance(store, DuckDBStore)
+        update_stats(store, settings)
+        page, sent_at, text = store.fetchall(
+            "SELECT page_name, sent_at, caption_text FROM messages WHERE page_name = 'jadebri' "
+            "AND message_type = 'ppv' ORDER BY sent_at DESC LIMIT 1"
+        )[0]
+        file = tmp_path / "late.csv"
+        file.write_text(
+            "page_name,sent_at,message_type,caption_text,price,sent_count,viewed_count,"
+            "purchased_count,revenue\n"
+            f'{page},{sent_at.isoformat()}Z,ppv,"{text}",25,100000,90000,9000,225000\n'
+        )
+    with open_store(str(demo_store_path)) as store:
+        assert isinstance(store, DuckDBStore)
+        assert import_file(store, "messages", file, settings).updated == 1
+        again = update_stats(store, settings)
+        assert again.pages_processed == 1
+        (views,) = store.fetchall(
+            "SELECT sum(views) FROM caption_bandit_stats WHERE page_name = 'jadebri'"
+        )[0]
+        (expected,) = store.fetchall(
+            "SELECT sum(viewed_count) FROM messages WHERE page_name = 'jadebri' "
+            "AND message_type IN ('ppv', 'followup')"
+        )[0]
+        assert views == expected
+
+
+def test_sweep_frees_expired_and_superseded_locks(db_path: Path) -> None:
+    with open_store(str(db_path)) as store:
+        assert isinstance(store, DuckDBStore)
+        store.execute(
+            "INSERT INTO schedules VALUES ('SCH_OLD', 'p', '2025-11-03', 'optimize', 'GREEN', "
+            "'superseded', true, 1, 0, ?, ?, NULL)",
+            [to_db_instant(NOW), to_db_instant(NOW)],
+        )
+        live, past = to_db_instant(NOW + timedelta(days=9)), to_db_instant(NOW - timedelta(days=1))
+        store.insert_columns(
+            "caption_locks",
+            [
+                ["expired", "superseded", "live"],
+                ["p", "p", "q"],
+                ["SCH_A", "SCH_OLD", "SCH_B"],
+                [to_db_instant(NOW)] * 3,
+                [past, live, live],
+            ],
+        )
+        with clock.frozen(NOW):
+            assert sweep_locks(store).changed == 2
+            assert sweep_locks(store).changed == 0
+        assert [lock.caption_key for lock in store.live_locks(NOW)] == ["live"]
+
+
+@pytest.mark.parametrize("workers", [8])
+def test_selecting_and_locking_all_demo_pages_concurrently_locks_no_caption_twice(
+    demo_store_path: Path, workers: int
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import date
+
+    from eros.pipeline import select_and_lock
+
+    settings = load_settings()
+    with open_store(str(demo_store_path)) as store:
+        pages = [page.page_name for page in store.pages()]
+
+    def run(page: str) -> tuple[str, set[str]]:
+        selection = select_and_lock(
+            str(demo_store_path), page, date(2025, 11, 3), "optimize", settings
+        )
+        pool = selection.caption_pool
+        return page, {item.caption_key for item in pool.ppv_captions + pool.bump_captions}
+
+    with clock.frozen(NOW), ThreadPoolExecutor(workers) as executor:
+        chosen = dict(executor.map(run, pages))
+    assert len(chosen) == 38
+    with open_store(str(demo_store_path)) as store:
+        assert isinstance(store, DuckDBStore)
+        locks = store.fetchall("SELECT caption_key, page_name FROM caption_locks")
+    holder = dict(locks)
+    assert len(holder) == len(locks)  # one lock per caption
+    for page, keys in chosen.items():
+        assert all(holder[key] == page for key in keys), page
+    everything = [key for keys in chosen.values() for key in keys]
+    assert len(everything) == len(set(everything))
