@@ -414,7 +414,10 @@ def select_command(
 
 jobs_app = typer.Typer(
     cls=ErosGroup,
-    help="Maintenance jobs; each is safe to run again (a second run changes nothing).",
+    help=(
+        "Maintenance jobs; each is safe to run again (a second run changes nothing).\n\n"
+        "Example: eros jobs update-stats --store eros-demo.duckdb"
+    ),
     no_args_is_help=True,
 )
 app.add_typer(jobs_app, name="jobs")
