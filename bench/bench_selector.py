@@ -48,7 +48,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -100,31 +100,27 @@ def top_k(score: np.ndarray, k: int = PICKS) -> np.ndarray:
     return np.argpartition(-score, k)[:k]
 
 
-@dataclass
 class History:
-    """A policy's past sends on one page (append-only, amortised arrays)."""
+    """A policy's past sends on one page, in preallocated arrays (slices are free)."""
 
-    caption: list[np.ndarray] = field(default_factory=list)
-    week: list[np.ndarray] = field(default_factory=list)
-    viewed: list[np.ndarray] = field(default_factory=list)
-    purchased: list[np.ndarray] = field(default_factory=list)
+    def __init__(self, weeks: int) -> None:
+        self.size = 0
+        self.caption = np.zeros(weeks * PICKS, dtype=np.int64)
+        self.week = np.zeros(weeks * PICKS, dtype=np.int64)
+        self.viewed = np.zeros(weeks * PICKS)
+        self.purchased = np.zeros(weeks * PICKS)
 
     def add(self, week: int, picks: np.ndarray, viewed: np.ndarray, purchased: np.ndarray) -> None:
-        self.caption.append(picks)
-        self.week.append(np.full(picks.size, week))
-        self.viewed.append(viewed.astype(np.float64))
-        self.purchased.append(purchased.astype(np.float64))
+        end = self.size + picks.size
+        self.caption[self.size : end] = picks
+        self.week[self.size : end] = week
+        self.viewed[self.size : end] = viewed
+        self.purchased[self.size : end] = purchased
+        self.size = end
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        if not self.caption:
-            empty = np.zeros(0)
-            return empty.astype(np.int64), empty.astype(np.int64), empty, empty
-        return (
-            np.concatenate(self.caption),
-            np.concatenate(self.week),
-            np.concatenate(self.viewed),
-            np.concatenate(self.purchased),
-        )
+        n = self.size
+        return self.caption[:n], self.week[:n], self.viewed[:n], self.purchased[:n]
 
 
 class Policy:

@@ -214,8 +214,8 @@ def test_a_platform_wide_drop_flags_no_page(tmp_path: Path) -> None:
 
     settings = load_settings()
     world = build_world(date(2025, 11, 3), platform_drop=0.45)
-    from eros.demo import DEMO_COLUMNS, DEMO_ORDER, write_csv
-    from eros.ingest import import_file
+    from eros.demo import DEMO_ORDER, write_csv
+    from eros.ingest import import_columns, import_file
 
     tables = {
         "pages": world.pages,
@@ -226,7 +226,7 @@ def test_a_platform_wide_drop_flags_no_page(tmp_path: Path) -> None:
     with open_store(str(tmp_path / "drop.duckdb")) as store:
         for kind in DEMO_ORDER:
             file = tmp_path / f"{kind}.csv"
-            write_csv(file, DEMO_COLUMNS[kind], tables[kind])
+            write_csv(file, import_columns(kind), tables[kind])
             import_file(store, kind, file, settings)
         histories = store.page_histories(AS_OF, settings.saturation.lookback_days)
     reports = analyze_pages(histories, settings, AS_OF)

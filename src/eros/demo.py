@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from eros import clock
-from eros.ingest import ImportReport, import_file
+from eros.ingest import ImportReport, import_columns, import_file
 from eros.settings import Settings
 from eros.store import open_store
 from eros.store.base import ImportKind
@@ -24,36 +24,6 @@ from eros.store.base import ImportKind
 DEFAULT_DEMO_STORE = Path("eros-demo.duckdb")
 DEFAULT_SEED = 7
 DEMO_ORDER: tuple[ImportKind, ...] = ("pages", "captions", "messages", "fans")
-
-# Column order of the files the demo writes: exactly the import formats of docs/data-formats.md.
-DEMO_COLUMNS: dict[ImportKind, tuple[str, ...]] = {
-    "pages": ("page_name", "page_type", "timezone"),
-    "captions": (
-        "caption_text",
-        "message_type",
-        "page_name",
-        "content_category",
-        "price_tier",
-        "trigger",
-        "active",
-    ),
-    "messages": (
-        "page_name",
-        "sent_at",
-        "message_type",
-        "caption_text",
-        "price",
-        "sent_count",
-        "viewed_count",
-        "purchased_count",
-        "revenue",
-        "message_id",
-        "content_category",
-        "price_tier",
-        "trigger",
-    ),
-    "fans": ("page_name", "date", "active_fans", "new_fans", "expired_fans"),
-}
 
 
 @dataclass(frozen=True)
@@ -124,7 +94,7 @@ def build_demo(
         with open_store(str(building)) as store:
             for kind in DEMO_ORDER:
                 file = folder / f"{kind}.csv"
-                write_csv(file, DEMO_COLUMNS[kind], tables[kind])
+                write_csv(file, import_columns(kind), tables[kind])
                 step(f"importing {file.name}")
                 reports.append(import_file(store, kind, file, settings))
     store_path.with_name(store_path.name + ".wal").unlink(missing_ok=True)

@@ -74,6 +74,12 @@ OPTIONAL_COLUMNS: dict[ImportKind, tuple[str, ...]] = {
     "fans": ("new_fans", "expired_fans"),
 }
 
+
+def import_columns(kind: ImportKind) -> tuple[str, ...]:
+    """Every column of an import format, required ones first (the order of docs/data-formats.md)."""
+    return REQUIRED_COLUMNS[kind] + OPTIONAL_COLUMNS[kind]
+
+
 NULL = "\\N"  # how a missing value is written in a staged file
 PROGRESS_EVERY = 50_000
 
@@ -462,7 +468,7 @@ def _import_rows(
             [RowProblem(file_label, 1, f"missing column(s): {', '.join(missing)}")],
             total_bad_rows=1,
         )
-    wanted = REQUIRED_COLUMNS[kind] + OPTIONAL_COLUMNS[kind]
+    wanted = import_columns(kind)
     index = {name: header.index(name) for name in wanted if name in header}
     context = _Context(
         settings=settings,

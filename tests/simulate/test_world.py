@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from eros.clock import zone
+from eros.ingest import import_columns
 from eros.simulate import MessageRow, World, build_world
 
 HISTORY_END = date(2025, 11, 3)  # same as conftest: the seed's example week
@@ -151,21 +152,7 @@ def test_about_a_quarter_of_pages_live_outside_los_angeles(world: World) -> None
 
 
 def test_message_rows_are_consistent(world: World) -> None:
-    columns = {
-        "page_name",
-        "sent_at",
-        "message_type",
-        "caption_text",
-        "price",
-        "sent_count",
-        "viewed_count",
-        "purchased_count",
-        "revenue",
-        "message_id",
-        "content_category",
-        "price_tier",
-        "trigger",
-    }
+    columns = set(import_columns("messages"))
     ids = set()
     for message in world.messages:
         assert set(message) == columns

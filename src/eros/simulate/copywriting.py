@@ -14,20 +14,10 @@ from typing import Final, Literal
 import numpy as np
 
 from eros.identity import caption_key
+from eros.settings import PRICE_TIERS, TRIGGERS, PriceTier
 
-PriceTier = Literal["budget", "standard", "premium", "luxury", "vip"]
 MessageKind = Literal["ppv", "bump"]
 
-TRIGGERS: Final = (
-    "Scarcity",
-    "Urgency",
-    "FOMO",
-    "Exclusivity",
-    "Social Proof",
-    "Curiosity",
-    "Flash Sale",
-)
-PRICE_TIERS: Final[tuple[PriceTier, ...]] = ("budget", "standard", "premium", "luxury", "vip")
 PRICE_BY_TIER: Final[dict[str, float]] = {
     "budget": 15.0,
     "standard": 25.0,
