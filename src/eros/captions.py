@@ -323,6 +323,10 @@ def _prices(
             history.setdefault(index[key], []).append(float(price))
     for i, seen in history.items():
         prices[i] = float(np.median(seen))
+    for i, caption in enumerate(free):
+        if caption.price_tier in PRICE_TIERS:  # the history's price, kept inside its tier's band
+            low, high = settings.price_band(caption.price_tier)
+            prices[i] = min(max(prices[i], low), high)
     return prices
 
 

@@ -279,6 +279,12 @@ class Settings(BaseSettings):
         },
         description="PPV price in USD by price tier, when a caption has no price history",
     )
+    price_tolerance: float = Field(
+        default=0.45,
+        ge=0,
+        lt=1,
+        description="a PPV's price may differ from its tier's price by this share (history varies)",
+    )
     follow_ups: dict[PriceTier, FollowUpRule] = Field(
         default_factory=_default_follow_ups, description="follow-ups after a PPV, by price tier"
     )
@@ -350,6 +356,13 @@ class Settings(BaseSettings):
 
     def tier(self, name: str) -> TierRule:
         return self.tiers[name.lower()]  # type: ignore[index]
+
+    def price_band(self, price_tier: str) -> tuple[float, float]:
+        """The prices a tier allows: its default price ± `price_tolerance`."""
+        base = self.prices[price_tier]  # type: ignore[index]
+        return round(base * (1 - self.price_tolerance), 2), round(
+            base * (1 + self.price_tolerance), 2
+        )
 
     def risk(self, name: str) -> RiskRule:
         return self.risks[name.lower()]  # type: ignore[index]

@@ -7,6 +7,7 @@ agency has been over-messaging lately. The seed only moves numbers inside this l
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -111,14 +112,58 @@ COMFORTABLE_MESSAGES_PER_DAY: Final[dict[SizeTier, float]] = {
     "XL": 30.0,
 }
 
-# Size of each page's own caption bank (PPV range, bump range); shared captions come on top.
-PPV_CAPTIONS_PER_PAGE: Final[dict[SizeTier, tuple[int, int]]] = {
-    "NEW": (80, 100),
-    "SMALL": (90, 130),
-    "MEDIUM": (120, 180),
-    "LARGE": (160, 220),
-    "XL": (200, 250),
+# Fatigued pages: over the last 24–28 days of history the agency ramped volume up to this multiple.
+FATIGUE_RAMP_DAYS: Final = (24, 28)
+FATIGUE_RAMP_PEAK: Final = (2.15, 2.35)
+
+# The engine's plan per tier (DESIGN.md §3): most PPVs a day and bumps a day. A RED page's bump
+# target doubles, hence the 2.5 × week of bumps kept free below.
+PLAN_PPV_PER_DAY_MAX: Final[dict[SizeTier, int]] = {
+    "NEW": 3,
+    "SMALL": 5,
+    "MEDIUM": 8,
+    "LARGE": 12,
+    "XL": 15,
 }
-BUMP_CAPTIONS_PER_PAGE: Final = (30, 60)
+PLAN_BUMPS_PER_DAY: Final[dict[SizeTier, int]] = {
+    "NEW": 3,
+    "SMALL": 4,
+    "MEDIUM": 6,
+    "LARGE": 10,
+    "XL": 12,
+}
+# Cooldowns the agency ran (and the engine runs): a caption is not re-sent on a page within them.
+PPV_COOLDOWN_DAYS: Final = 21
+BUMP_COOLDOWN_DAYS: Final = 7
+# Captions free at the end of history, beyond those in cooldown: a week of the plan's most PPVs
+# × 1.5 + 20 (the pool plus alternates), and 2.5 weeks of bumps.
+FREE_PPV_WEEKS: Final = 1.5
+FREE_PPV_EXTRA: Final = 20
+FREE_BUMP_WEEKS: Final = 2.5
+
+INACTIVE_SHARE: Final = 0.08  # captions the agency retired (sent only early in history)
+CAPTION_BANK_SPREAD: Final = 0.15  # a page's own bank is its minimum × uniform(1, 1.15)
 SHARED_PPV_CAPTIONS: Final = 120
 SHARED_BUMP_CAPTIONS: Final = 30
+
+
+def own_bank_minimum(spec: PageSpec) -> tuple[int, int]:
+    """(PPV, bump) captions a page's own bank needs, before the seed's spread.
+
+    Enough for the agency's busiest history (tier maximum a day, × the ramp's peak on fatigued
+    pages) to keep its cooldowns, with the engine's week (plus alternates) still free at the end of
+    history, after retiring some captions; the shared bank comes on top as a margin.
+    """
+    ramp = FATIGUE_RAMP_PEAK[1] if spec.fatigued else 1.0
+    tier = spec.size_tier
+    ppv = (
+        PPV_COOLDOWN_DAYS * HISTORY_PPV_PER_DAY[tier][1] * ramp
+        + FREE_PPV_WEEKS * 7 * PLAN_PPV_PER_DAY_MAX[tier]
+        + FREE_PPV_EXTRA
+    )
+    bumps = (
+        BUMP_COOLDOWN_DAYS * HISTORY_BUMPS_PER_DAY[tier][1] * ramp
+        + FREE_BUMP_WEEKS * 7 * PLAN_BUMPS_PER_DAY[tier]
+    )
+    active = 1.0 - INACTIVE_SHARE
+    return math.ceil(ppv / active), math.ceil(bumps / active)
