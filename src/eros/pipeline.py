@@ -5,6 +5,7 @@ pure stage, and writes its result back; the decisions live in the stage modules.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -16,9 +17,11 @@ from eros.analyze import PerformanceReport, analyze_pages
 from eros.captions import lock_expiry, select_captions
 from eros.errors import LockConflictError, UnknownPageError
 from eros.models import CaptionSelection
+from eros.schedule import Schedule, build
 from eros.settings import Settings
 from eros.store import Store, open_store
 from eros.store.base import Page
+from eros.validate import Validation, ValidationContext, validate
 
 CAPTION_LOOKBACK_DAYS = 365  # with a 30-day half-life, older sends weigh < 0.03 %
 
@@ -102,6 +105,16 @@ def lock_selection(
         raise LockConflictError(week.page.page_name, held)
 
 
+def _on_lock_conflict() -> Retrying:
+    """Retry a unit of work when another page locked one of its captions first."""
+    return Retrying(
+        retry=retry_if_exception_type(LockConflictError),
+        wait=wait_random_exponential(multiplier=0.01, max=0.2),
+        stop=stop_after_attempt(8),
+        reraise=True,
+    )
+
+
 def select_and_lock(
     store_url: str,
     page_name: str,
@@ -113,13 +126,7 @@ def select_and_lock(
 ) -> CaptionSelection:
     """Select a page-week's pools and lock them, re-selecting when another page took a caption
     first (each attempt is one unit of work on the store)."""
-    retrying = Retrying(
-        retry=retry_if_exception_type(LockConflictError),
-        wait=wait_random_exponential(multiplier=0.01, max=0.2),
-        stop=stop_after_attempt(8),
-        reraise=True,
-    )
-    for attempt in retrying:
+    for attempt in _on_lock_conflict():
         with attempt, open_store(store_url) as store:
             (page,) = find_pages(store, [page_name])
             week = page_week(page, week_start)
@@ -133,3 +140,82 @@ def select_and_lock(
                 settings,
             )
     return selection
+
+
+@dataclass(frozen=True)
+class BuiltWeek:
+    """One page-week through analyse, select, build, validate and persist."""
+
+    report: PerformanceReport
+    selection: CaptionSelection
+    schedule: Schedule
+    validation: Validation
+    persisted: str  # created | unchanged | not saved
+
+
+def validation_context(store: Store, week: PageWeek, schedule: Schedule) -> ValidationContext:
+    return ValidationContext(
+        ppv_targets={plan.day.isoformat(): plan.ppv_target for plan in schedule.day_plans},
+        last_sent=store.last_sent(week.page.page_name, week.as_of),
+        locks=store.live_locks(week.week_start_utc),
+    )
+
+
+def build_week(
+    store: Store,
+    week: PageWeek,
+    mode: str,
+    report: PerformanceReport,
+    settings: Settings,
+    *,
+    persist: bool = True,
+) -> BuiltWeek:
+    """Select, build, validate and (when valid) persist one page-week with its caption locks."""
+    selection = select_week(store, week, mode, report, settings)
+    schedule = build(
+        report,
+        selection,
+        page_name=week.page.page_name,
+        timezone=week.page.timezone,
+        week_start=week.week_start,
+        mode=mode,
+        settings=settings,
+    )
+    validation = validate(schedule, validation_context(store, week, schedule), settings)
+    persisted = "not saved"
+    if persist and validation.ok:
+        expiry = {
+            message.caption_key: lock_expiry(week.week_start_utc, settings, message.message_type)
+            for message in schedule.messages
+            if message.message_type in ("ppv", "bump")
+        }
+        persisted = store.save_schedule(
+            schedule, validation.ok, json.dumps(report_summary(report)), expiry, clock.now()
+        )
+    return BuiltWeek(report, selection, schedule, validation, persisted)
+
+
+def report_summary(report: PerformanceReport) -> dict[str, object]:
+    """What a saved schedule keeps of the analysis that shaped it."""
+    saturation = report.saturation_analysis
+    return {
+        "size_tier": report.account_classification.size_tier,
+        "audience_size": report.account_classification.audience_size,
+        "risk_level": saturation.risk_level,
+        "saturation_score": saturation.saturation_score,
+        "zone": saturation.zone,
+        "caption_target": report.caption_target,
+    }
+
+
+def build_page_week(
+    store_url: str, page_name: str, week_start: date, mode: str, settings: Settings
+) -> BuiltWeek:
+    """`eros build`: one page-week end to end, re-selecting if another page locked a caption."""
+    for attempt in _on_lock_conflict():
+        with attempt, open_store(store_url) as store:
+            (page,) = find_pages(store, [page_name])
+            week = page_week(page, week_start)
+            report = analyze_weeks(store, [week], settings)[page_name]
+            built = build_week(store, week, mode, report, settings)
+    return built

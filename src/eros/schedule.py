@@ -373,16 +373,23 @@ def build(
             bump_slots.append(local)
             insort(occupied, local.astimezone(UTC))
             counts[plan.day] += 1
+    # A short pool is spread over the week: each day's first bump is served before second ones.
     bump_slots.sort()
-    last_use: dict[str, datetime] = {}
-    short_bumps = 0
+    first_of_day = {}
     for local in bump_slots:
-        caption = _next_bump(bump_pool, last_use, local)
+        first_of_day.setdefault(local.date(), local)
+    order = sorted(first_of_day.values()) + [
+        local for local in bump_slots if first_of_day[local.date()] != local
+    ]
+    uses: dict[str, list[datetime]] = {}
+    short_bumps = 0
+    for local in order:
+        caption = _next_bump(bump_pool, uses, local)
         if caption is None:
             short_bumps += 1
             counts[local.date()] -= 1
             continue
-        last_use[caption.caption_key] = local
+        uses.setdefault(caption.caption_key, []).append(local.astimezone(UTC))
         messages.append(_message(local, "bump", caption, 0.0, plans, expected=0.0))
     if short_bumps:
         warnings.append(f"short bump pool: {short_bumps} bump slot(s) left out")
@@ -484,14 +491,20 @@ def _follow_up_time(
 
 
 def _next_bump(
-    pool: list[PooledCaption], last_use: dict[str, datetime], at: datetime
+    pool: list[PooledCaption], uses: dict[str, list[datetime]], at: datetime
 ) -> PooledCaption | None:
-    """The best-ranked bump not used yet; else the one rested longest, if 48 h or more ago."""
+    """The best-ranked bump not used yet; else the one used least, if 48 h or more from each use."""
     for caption in pool:
-        if caption.caption_key not in last_use:
+        if caption.caption_key not in uses:
             return caption
-    rested = [c for c in pool if at - last_use[c.caption_key] >= timedelta(hours=48)]
-    return min(rested, key=lambda c: last_use[c.caption_key]) if rested else None
+    # Elapsed time in UTC: two local times of one zone subtract as wall clocks, wrong across DST.
+    instant = at.astimezone(UTC)
+    rested = [
+        caption
+        for caption in pool
+        if all(abs(instant - used) >= timedelta(hours=48) for used in uses[caption.caption_key])
+    ]
+    return min(rested, key=lambda c: (len(uses[c.caption_key]), c.caption_key)) if rested else None
 
 
 def _empty_days(plans: list[DayPlan], messages: list[ScheduledMessage]) -> list[str]:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         CaptionStats,
         JobRun,
     )
+    from eros.schedule import Schedule
 
 ImportKind = Literal["pages", "messages", "captions", "fans"]
 IMPORT_KINDS: tuple[ImportKind, ...] = ("pages", "messages", "captions", "fans")
@@ -187,6 +188,19 @@ class Store(Protocol):
         ...
 
     def sweep_locks(self, now: datetime) -> int: ...
+
+    def save_schedule(
+        self,
+        schedule: Schedule,
+        validation_ok: bool,
+        report_json: str,
+        lock_expiry: dict[str, datetime],
+        now: datetime,
+    ) -> str:
+        """Schedule, messages and caption locks in one transaction; "created" or "unchanged"."""
+        ...
+
+    def active_schedule_id(self, page_name: str, week_start: date) -> str | None: ...
 
     def pages_needing_stats(self) -> list[str]: ...
 

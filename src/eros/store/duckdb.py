@@ -8,10 +8,11 @@ parameter; the only SQL text built here joins identifiers from the project's own
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from tenacity import (
 
 from eros import clock
 from eros.analyze import PageHistory
-from eros.errors import StoreBusyError, StoreError
+from eros.errors import LockConflictError, StoreBusyError, StoreError
 from eros.models import CaptionCandidate, CaptionEvidence, CaptionLock, CaptionStats, JobRun
 from eros.store.base import (
     STAGED,
@@ -39,6 +40,8 @@ from eros.store.base import (
 
 if TYPE_CHECKING:
     import duckdb as duckdb_module
+
+    from eros.schedule import Schedule
 
 MIGRATIONS_PACKAGE = "eros.store.migrations"
 
@@ -464,6 +467,112 @@ class DuckDBStore:
             parameters,
         )
         return len(freed)
+
+    # -- schedules --------------------------------------------------------------------------------
+
+    def save_schedule(
+        self,
+        schedule: Schedule,
+        validation_ok: bool,
+        report_json: str,
+        lock_expiry: dict[str, datetime],
+        now: datetime,
+    ) -> str:
+        """Persist a schedule with its messages and caption locks in one transaction.
+
+        Returns "unchanged" when this schedule_id is already the page-week's active schedule,
+        "created" otherwise (the page-week's previous schedule is superseded and its locks freed).
+        Raises LockConflictError, writing nothing, when another page holds one of its captions.
+        """
+        stamp = to_db_instant(now)
+        with self.atomic():
+            existing = self.scalar(
+                "SELECT status FROM schedules WHERE schedule_id = ?", [schedule.schedule_id]
+            )
+            if existing == "active":
+                return "unchanged"
+            superseded = self.fetchall(
+                "UPDATE schedules SET status = 'superseded', superseded_at = ? "
+                "WHERE page_name = ? AND week_start = ? AND status = 'active' "
+                "AND schedule_id <> ? RETURNING schedule_id",
+                [stamp, schedule.page_name, schedule.week_start, schedule.schedule_id],
+            )
+            if superseded:
+                self.execute(
+                    "DELETE FROM caption_locks WHERE schedule_id IN (SELECT unnest(?::VARCHAR[]))",
+                    [[schedule_id for (schedule_id,) in superseded]],
+                )
+            if existing is None:
+                self._insert_schedule(schedule, validation_ok, report_json, stamp)
+            else:  # the same inputs came back: this schedule is the page-week's plan again
+                self.execute(
+                    "UPDATE schedules SET status = 'active', superseded_at = NULL "
+                    "WHERE schedule_id = ?",
+                    [schedule.schedule_id],
+                )
+            held = self._lock_captions(
+                schedule.schedule_id,
+                schedule.page_name,
+                sorted(lock_expiry),
+                lock_expiry,
+                stamp,
+            )
+            if held:
+                raise LockConflictError(schedule.page_name, held)
+        return "created"
+
+    def _insert_schedule(
+        self, schedule: Schedule, validation_ok: bool, report_json: str, stamp: datetime
+    ) -> None:
+        self.execute(
+            "INSERT INTO schedules (schedule_id, page_name, week_start, mode, saturation_zone, "
+            "status, validation_ok, total_messages, expected_revenue, created_at, timezone, "
+            "warnings, report) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)",
+            [
+                schedule.schedule_id,
+                schedule.page_name,
+                schedule.week_start,
+                schedule.mode,
+                schedule.saturation_zone,
+                validation_ok,
+                len(schedule.messages),
+                schedule.expected_revenue,
+                stamp,
+                schedule.timezone,
+                json.dumps(schedule.warnings),
+                report_json,
+            ],
+        )
+        messages = schedule.messages
+        if not messages:
+            return
+        self.insert_columns(
+            "schedule_messages",
+            [
+                [schedule.schedule_id] * len(messages),
+                list(range(len(messages))),
+                [to_db_instant(m.send_at_utc) for m in messages],
+                [m.message_type for m in messages],
+                [m.caption_key for m in messages],
+                [m.caption_text for m in messages],
+                [m.price for m in messages],
+                [m.price_tier for m in messages],
+                [m.content_category for m in messages],
+                [m.trigger for m in messages],
+                [m.parent for m in messages],
+                [m.expected_revenue for m in messages],
+                [m.holiday for m in messages],
+                [m.note for m in messages],
+            ],
+        )
+
+    def active_schedule_id(self, page_name: str, week_start: date) -> str | None:
+        value = self.scalar(
+            "SELECT schedule_id FROM schedules WHERE page_name = ? AND week_start = ? "
+            "AND status = 'active'",
+            [page_name, week_start],
+        )
+        return None if value is None else str(value)
 
     # -- caption stats and jobs -------------------------------------------------------------------
 

@@ -87,6 +87,8 @@ CREATE TABLE schedules (
     expected_revenue DOUBLE NOT NULL,
     created_at      TIMESTAMP NOT NULL,
     superseded_at   TIMESTAMP,
+    timezone        VARCHAR NOT NULL,
+    warnings        JSON,
     report          JSON
 );
 
@@ -103,6 +105,8 @@ CREATE TABLE schedule_messages (
     trigger          VARCHAR,
     parent           VARCHAR,
     expected_revenue DOUBLE NOT NULL,
+    holiday          VARCHAR,
+    note             VARCHAR,
     PRIMARY KEY (schedule_id, seq)
 );
 
