@@ -3,7 +3,7 @@ greedy baselines in a simulated environment; regret against a clairvoyant oracle
 
     PYTHONPATH=src python bench/bench_selector.py            # 38 pages x 500 captions x 52 weeks
     PYTHONPATH=src python bench/bench_selector.py --quick    # 6 pages x 26 weeks
-    (needs `pip install mabwiser`, bench-only; about 2 minutes at full size on one core)
+    (needs `pip install mabwiser`, bench-only; about 1 minute at full size, single-threaded)
 
 Environment (per page; all draws from numpy generators seeded from (--seed, page, stream)):
 - 500 captions; price ~ U(5, 50) USD (continuous); base purchase rate per viewer
@@ -26,7 +26,9 @@ Policies (each sees only its own past sends on that page):
   week and the DESIGN half-life of 30 days, rho from `intra_class_correlation` (groups = caption),
   `CaptionBandit(rng).fit(...)` with groups = 5 price-quantile buckets of the page's captions, one
   Thompson draw, top 14 by theta x price. rng = default_rng([seed, page, week]).
-  Knobs for experiments: --half-life, --prior-cap, --buckets (1 = a single page-wide prior).
+  Knobs for experiments: --half-life, --prior-cap, --buckets (1 = a single page-wide prior), and
+  --temperature T, which emulates in the bench a knob src does not have yet: theta = mean +
+  T x (draw - mean), a sharper Thompson draw (T = 1, the default, is src unchanged).
 - mabwiser-rate / mabwiser-price: one `MAB(arms, LearningPolicy.ThompsonSampling())` per page,
   Beta(1, 1) prior. Each week's sends are fed with `partial_fit` as one binary row per viewer
   (purchase = 1, else 0; `np.repeat` of the aggregated counts, which is the cheapest input its
@@ -38,9 +40,11 @@ Policies (each sees only its own past sends on that page):
 - greedy-wilson: top 14 by the 95 % Wilson lower bound of undecayed purchased / viewed x price;
   unseen captions score 0 (ties broken at random), so it barely explores.
 
-Time = wall time inside each policy's fit + select (history bookkeeping, fitting, drawing,
+Time = wall time inside each policy's fit + select (reading the history, fitting, drawing,
 ranking; for MABWiser also building its per-viewer rows), summed over page-weeks; the environment
-and the bookkeeping of outcomes are not timed.
+and recording outcomes (the store's job) are not timed. Per page, each policy runs its 52 weeks in
+turn, so no policy works in caches another just filled and load on the machine hits all alike.
+The targets are printed against each MABWiser variant separately.
 """
 
 from __future__ import annotations
@@ -346,22 +350,23 @@ def main() -> None:
     if "selector (eros)" not in args.policies or not mab:
         return
     print(
-        "\ntargets (selector vs the better MABWiser variant): regret <= 0.30 at sigma 0.05, "
-        "<= half of MABWiser's, selection >= 50x faster than MABWiser's fit+predict"
+        "\ntargets for the selector: regret <= 0.30 at sigma 0.05; regret <= half of MABWiser's; "
+        "selection >= 50x faster than MABWiser's fit+predict"
     )
     for sigma, results in summary.items():
         oracle = results["oracle"].revenue
         ours = results["selector (eros)"]
         our_regret = 1 - ours.revenue / oracle
-        mab_regret = min(1 - results[name].revenue / oracle for name in mab)
-        speed = min(results[name].seconds for name in mab) / ours.seconds
-        checks = [
-            f"regret {our_regret:.3f} = {our_regret / mab_regret:.2f} x MABWiser's "
-            f"{mab_regret:.3f} ({verdict(our_regret <= mab_regret / 2)})",
-            f"MABWiser time / selector time {speed:.1f}x ({verdict(speed >= 50)})",
-        ]
+        checks = [f"regret {our_regret:.3f}"]
         if abs(sigma - 0.05) < 1e-9:
-            checks.insert(0, f"regret <= 0.30 ({verdict(our_regret <= 0.30)})")
+            checks[0] += f" ({verdict(our_regret <= 0.30)})"
+        for name in mab:
+            regret = 1 - results[name].revenue / oracle
+            speed = results[name].seconds / ours.seconds
+            checks.append(
+                f"vs {name.removeprefix('mabwiser ')}: regret x{our_regret / regret:.2f} "
+                f"({verdict(our_regret <= regret / 2)}), time /{speed:.0f} ({verdict(speed >= 50)})"
+            )
         print(f"sigma {sigma:.2f}: " + "; ".join(checks))
 
 

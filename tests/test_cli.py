@@ -11,7 +11,7 @@ from eros.errors import ImportRejected
 
 runner = CliRunner()
 
-COMMANDS = ["import", "pages", "analyze", "select", "jobs", "demo", "settings"]
+COMMANDS = ["import", "pages", "analyze", "select", "build", "jobs", "demo", "settings"]
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

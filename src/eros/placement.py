@@ -134,24 +134,36 @@ def improve(
     chosen: list[int | None],
 ) -> list[int | None]:
     """Local search: swap two placed captions, or replace one with an unused caption, while that
-    raises the objective and keeps every rule."""
+    raises the objective (judged by its change alone) and keeps every rule."""
     current = list(chosen)
-    best = objective(slot_values, captions, current)
+
+    def value(index: int | None) -> float:
+        return 0.0 if index is None else captions[index].value
+
     improved = True
     while improved:
         improved = False
-        unused = [i for i in range(len(captions)) if i not in set(current)]
+        placed = set(current)
+        unused = [i for i in range(len(captions)) if i not in placed]
         for slot in range(len(current)):
-            for other in [*range(slot + 1, len(current)), *(-1 - u for u in range(len(unused)))]:
-                trial = list(current)
-                if other >= 0:
+            here = value(current[slot])
+            for other in range(slot + 1, len(current)):
+                gain = (slot_values[slot] - slot_values[other]) * (value(current[other]) - here)
+                if gain > 1e-9:
+                    trial = list(current)
                     trial[slot], trial[other] = trial[other], trial[slot]
-                else:
-                    trial[slot] = unused[-1 - other]
-                value = objective(slot_values, captions, trial)
-                if value > best + 1e-9 and feasible(trial, captions, budgets):
-                    current, best, improved = trial, value, True
-                    break
+                    if feasible(trial, captions, budgets):
+                        current, improved = trial, True
+                        break
+            if improved:
+                break
+            for candidate in unused:
+                if slot_values[slot] * (captions[candidate].value - here) > 1e-9:
+                    trial = list(current)
+                    trial[slot] = candidate
+                    if feasible(trial, captions, budgets):
+                        current, improved = trial, True
+                        break
             if improved:
                 break
     return current

@@ -1,0 +1,118 @@
+"""Persisting a schedule: one transaction with its messages and locks; idempotent; all or nothing
+even when the process is killed in the middle."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+
+from eros.pipeline import analyze_weeks, build_page_week, build_week, find_pages, page_week
+from eros.settings import load_settings
+from eros.store import open_store
+from eros.store.duckdb import DuckDBStore
+
+WEEK = date(2025, 11, 3)
+
+
+def counts(path: Path) -> dict[str, int]:
+    with open_store(str(path)) as store:
+        return {
+            table: count
+            for table, count in store.table_counts().items()
+            if table in ("schedules", "schedule_messages", "caption_locks")
+        }
+
+
+def test_building_again_is_a_no_op_and_new_inputs_supersede(demo_store_path: Path) -> None:
+    settings = load_settings()
+    first = build_page_week(str(demo_store_path), "talia", WEEK, "optimize", settings)
+    assert first.validation.ok
+    assert first.persisted == "created"
+    after_first = counts(demo_store_path)
+    assert after_first["schedule_messages"] == len(first.schedule.messages)
+    again = build_page_week(str(demo_store_path), "talia", WEEK, "optimize", settings)
+    assert again.persisted == "unchanged"
+    assert again.schedule.schedule_id == first.schedule.schedule_id
+    assert counts(demo_store_path) == after_first
+    safer = build_page_week(str(demo_store_path), "talia", WEEK, "conservative", settings)
+    assert safer.schedule.schedule_id != first.schedule.schedule_id
+    with open_store(str(demo_store_path)) as store:
+        assert isinstance(store, DuckDBStore)
+        statuses = dict(store.fetchall("SELECT schedule_id, status FROM schedules"))
+        lock_owners = {
+            owner for (owner,) in store.fetchall("SELECT schedule_id FROM caption_locks")
+        }
+    assert statuses == {
+        first.schedule.schedule_id: "superseded",
+        safer.schedule.schedule_id: "active",
+    }
+    assert lock_owners == {safer.schedule.schedule_id}
+
+
+def test_two_pages_never_hold_one_caption(demo_store_path: Path) -> None:
+    settings = load_settings()
+    keys = {}
+    for page in ("jadebri", "talia", "myahill"):
+        built = build_page_week(str(demo_store_path), page, WEEK, "optimize", settings)
+        keys[page] = {
+            m.caption_key for m in built.schedule.messages if m.message_type != "followup"
+        }
+    assert not keys["jadebri"] & keys["talia"]
+    assert not keys["talia"] & keys["myahill"]
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import date
+    from eros.pipeline import analyze_weeks, build_week, find_pages, page_week
+    from eros.settings import load_settings
+    from eros.store import open_store
+    from eros.store.duckdb import DuckDBStore
+
+    original = DuckDBStore.insert_columns
+
+    def insert_then_stall(self, table, columns):
+        original(self, table, columns)
+        if table == "schedule_messages":
+            print("inside", flush=True)
+            time.sleep(60)  # killed here, after the schedule and its messages, before the locks
+
+    DuckDBStore.insert_columns = insert_then_stall
+    settings = load_settings()
+    with open_store(sys.argv[1]) as store:
+        (page,) = find_pages(store, ["talia"])
+        week = page_week(page, date(2025, 11, 3))
+        report = analyze_weeks(store, [week], settings)["talia"]
+        build_week(store, week, "optimize", report, settings)
+    """
+)
+
+
+def test_a_writer_killed_mid_transaction_leaves_the_whole_schedule_or_nothing(
+    demo_store_path: Path,
+) -> None:
+    before = counts(demo_store_path)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(demo_store_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout is not None
+    assert writer.stdout.readline().strip() == "inside"
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.communicate()
+    assert writer.returncode == -signal.SIGKILL
+    assert counts(demo_store_path) == before
+    # The store is usable afterwards and the same build now lands whole.
+    settings = load_settings()
+    with open_store(str(demo_store_path)) as store:
+        (page,) = find_pages(store, ["talia"])
+        week = page_week(page, WEEK)
+        report = analyze_weeks(store, [week], settings)["talia"]
+        built = build_week(store, week, "optimize", report, settings)
+    assert built.persisted == "created"
+    assert counts(demo_store_path)["schedule_messages"] == len(built.schedule.messages)
