@@ -23,12 +23,12 @@ Environment (per page; all draws from numpy generators seeded from (--seed, page
 
 Policies (each sees only its own past sends on that page):
 - selector: per page-week, `caption_evidence` over all the page's past sends with age = 7 days per
-  week and the DESIGN half-life of 30 days, rho from `intra_class_correlation` (groups = caption),
-  `CaptionBandit(rng).fit(...)` with groups = 5 price-quantile buckets of the page's captions, one
-  Thompson draw, top 14 by theta x price. rng = default_rng([seed, page, week]).
-  Knobs for experiments: --half-life, --prior-cap, --buckets (1 = a single page-wide prior), and
-  --temperature T, which emulates in the bench a knob src does not have yet: theta = mean +
-  T x (draw - mean), a sharper Thompson draw (T = 1, the default, is src unchanged).
+  week and the shipped half-life (setting half_life_days), rho from `intra_class_correlation`
+  (groups = caption), `CaptionBandit(rng, temperature=...).fit(...)` with groups = 5
+  price-quantile buckets of the page's captions, one tempered Thompson draw (setting
+  thompson_temperature), top 14 by theta x price. rng = default_rng([seed, page, week]).
+  Knobs for experiments: --half-life, --prior-cap, --buckets (1 = a single page-wide prior),
+  --temperature (1 = plain Thompson sampling).
 - mabwiser-rate / mabwiser-price: one `MAB(arms, LearningPolicy.ThompsonSampling())` per page,
   Beta(1, 1) prior. Each week's sends are fed with `partial_fit` as one binary row per viewer
   (purchase = 1, else 0; `np.repeat` of the aggregated counts, which is the cheapest input its
@@ -63,9 +63,10 @@ from eros.bandit import (
     intra_class_correlation,
     wilson_bounds,
 )
+from eros.settings import load_settings
 
 PICKS = 14
-HALF_LIFE_DAYS = 30.0
+HALF_LIFE_DAYS = load_settings().half_life_days  # the shipped default
 DAYS_PER_WEEK = 7.0
 SIGMAS = (0.0, 0.05, 0.15)
 
@@ -150,7 +151,7 @@ class SelectorKnobs:
     half_life_days: float = HALF_LIFE_DAYS
     prior_cap: float = DEFAULT_PRIOR_STRENGTH_CAP
     buckets: int = 5
-    temperature: float = 1.0  # bench-only emulation of a proposed knob; 1 = the src behaviour
+    temperature: float = load_settings().thompson_temperature
 
 
 class Selector(Policy):
@@ -182,12 +183,9 @@ class Selector(Policy):
         bandit = CaptionBandit(
             np.random.default_rng([self.seed, self.page, week]),
             prior_strength_cap=self.knobs.prior_cap,
+            temperature=self.knobs.temperature,
         ).fit(successes, failures, self.group)
-        theta = bandit.sample()
-        if self.knobs.temperature != 1.0:
-            mean = bandit.posterior_mean
-            theta = mean + self.knobs.temperature * (theta - mean)
-        return top_k(theta * self.price)
+        return top_k(bandit.sample() * self.price)
 
 
 class MabWiserThompson(Policy):
@@ -312,8 +310,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--temperature",
         type=float,
-        default=1.0,
-        help="selector: theta = mean + T (draw - mean); bench-side emulation, 1 = src as is",
+        default=SelectorKnobs.temperature,
+        help="selector: theta = mean + T (draw - mean); 1 = plain Thompson sampling",
     )
     parser.add_argument("--mab-view-fraction", type=float, default=1.0)
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))

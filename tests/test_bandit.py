@@ -90,8 +90,12 @@ def test_thompson_draws_are_seeded_and_centred() -> None:
     successes = np.array([5.0, 50.0, 0.0])
     failures = np.array([95.0, 950.0, 0.0])
     groups = np.zeros(3, dtype=np.int64)
-    first = CaptionBandit(np.random.default_rng(7)).fit(successes, failures, groups)
-    second = CaptionBandit(np.random.default_rng(7)).fit(successes, failures, groups)
+    first = CaptionBandit(np.random.default_rng(7), temperature=1.0).fit(
+        successes, failures, groups
+    )
+    second = CaptionBandit(np.random.default_rng(7), temperature=1.0).fit(
+        successes, failures, groups
+    )
     assert first.sample().tolist() == second.sample().tolist()
     draws = np.array([first.sample() for _ in range(4_000)])
     alpha, beta = first.alpha, first.beta
@@ -105,14 +109,33 @@ def test_thompson_draws_are_seeded_and_centred() -> None:
     assert expected_variance[1] < expected_variance[0]
 
 
-def test_a_caption_never_sent_starts_at_its_prior() -> None:
-    bandit = CaptionBandit(np.random.default_rng(1)).fit(
-        np.array([10.0, 20.0, 30.0, 0.0]),
-        np.array([190.0, 180.0, 170.0, 0.0]),
-        np.zeros(4, dtype=np.int64),
+def test_tempered_draws_keep_the_mean_and_shrink_the_spread() -> None:
+    successes, failures = np.array([5.0, 40.0]), np.array([95.0, 360.0])
+    groups = np.zeros(2, dtype=np.int64)
+    plain = CaptionBandit(np.random.default_rng(3), temperature=1.0).fit(
+        successes, failures, groups
     )
-    prior = bandit.priors[0]
-    assert bandit.posterior_mean[3] == pytest.approx(prior.mean)
+    tempered = CaptionBandit(np.random.default_rng(3), temperature=0.5).fit(
+        successes, failures, groups
+    )
+    plain_draws = np.array([plain.sample() for _ in range(3_000)])
+    tempered_draws = np.array([tempered.sample() for _ in range(3_000)])
+    assert tempered_draws.mean(axis=0) == pytest.approx(plain_draws.mean(axis=0), rel=0.02)
+    assert tempered_draws.var(axis=0) == pytest.approx(0.25 * plain_draws.var(axis=0), rel=1e-9)
+
+
+def test_a_caption_never_sent_starts_at_its_group_prior() -> None:
+    successes = np.array([10.0, 20.0, 30.0, 0.0, 50.0, 60.0, 70.0])
+    failures = np.array([190.0, 180.0, 170.0, 0.0, 150.0, 140.0, 130.0])
+    groups = np.array([0, 0, 0, 0, 1, 1, 1], dtype=np.int64)
+    bandit = CaptionBandit(np.random.default_rng(1)).fit(successes, failures, groups)
+    expected = empirical_bayes_prior(successes[:3], failures[:3])
+    assert bandit.posterior_mean[3] == pytest.approx(expected.mean)
+    assert bandit.prior_strength is not None
+    assert bandit.prior_strength[0] == pytest.approx(expected.strength)
+    other = empirical_bayes_prior(successes[4:], failures[4:])
+    assert bandit.prior_mean is not None
+    assert bandit.prior_mean[1] == pytest.approx(other.mean)
 
 
 @settings(max_examples=50, deadline=None)

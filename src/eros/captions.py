@@ -232,7 +232,9 @@ def _pool(
         [PRICE_TIERS.index(c.price_tier) if c.price_tier in PRICE_TIERS else 0 for c in free],
         dtype=np.int64,
     )
-    bandit = CaptionBandit(rng).fit(successes, failures, groups)
+    bandit = CaptionBandit(rng, temperature=settings.thompson_temperature).fit(
+        successes, failures, groups
+    )
     mean = bandit.posterior_mean
     low, high = wilson_bounds(successes, successes + failures)
     page_rate = successes.sum() / max((successes + failures).sum(), 1e-12)

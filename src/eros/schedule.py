@@ -375,7 +375,7 @@ def build(
             counts[plan.day] += 1
     # A short pool is spread over the week: each day's first bump is served before second ones.
     bump_slots.sort()
-    first_of_day = {}
+    first_of_day: dict[date, datetime] = {}
     for local in bump_slots:
         first_of_day.setdefault(local.date(), local)
     order = sorted(first_of_day.values()) + [

@@ -296,7 +296,18 @@ class Settings(BaseSettings):
         default_factory=CooldownDays, description="days before a caption may be sent again"
     )
     half_life_days: float = Field(
-        default=30, gt=0, description="age at which a message counts half in caption posteriors"
+        default=180,
+        gt=0,
+        description=(
+            "age at which a message counts half in caption posteriors and hour patterns "
+            "(DESIGN.md said 30; 180 measured far better, see docs/benchmarks.md)"
+        ),
+    )
+    thompson_temperature: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Thompson draws pulled towards the posterior mean (1 = plain Thompson)",
     )
     caption_target_floor: int = Field(default=30, ge=0, description="smallest PPV caption pool")
     bump_pool_factor: float = Field(default=1.2, ge=1, description="bump pool = bump slots × this")
