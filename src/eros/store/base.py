@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from eros.analyze import PageHistory
+    from eros.export.rows import ScheduleExport
     from eros.models import (
         CaptionCandidate,
         CaptionEvidence,
@@ -201,6 +202,19 @@ class Store(Protocol):
         ...
 
     def active_schedule_id(self, page_name: str, week_start: date) -> str | None: ...
+
+    def schedule_export(self, schedule_id: str) -> ScheduleExport | None: ...
+
+    def record_export(
+        self,
+        schedule_id: str,
+        destination: str,
+        status: str,
+        row_count: int,
+        duration_ms: float,
+        error: str | None,
+        at: datetime,
+    ) -> None: ...
 
     def pages_needing_stats(self) -> list[str]: ...
 

@@ -41,6 +41,7 @@ from eros.store.base import (
 if TYPE_CHECKING:
     import duckdb as duckdb_module
 
+    from eros.export.rows import ScheduleExport
     from eros.schedule import Schedule
 
 MIGRATIONS_PACKAGE = "eros.store.migrations"
@@ -564,6 +565,78 @@ class DuckDBStore:
                 [m.holiday for m in messages],
                 [m.note for m in messages],
             ],
+        )
+
+    def schedule_export(self, schedule_id: str) -> ScheduleExport | None:
+        """A persisted schedule with its messages, as exporters take it (None if unknown)."""
+        from eros.export.rows import ExportRow, ScheduleExport
+
+        head = self.fetchall(
+            "SELECT page_name, timezone, week_start, saturation_zone FROM schedules "
+            "WHERE schedule_id = ?",
+            [schedule_id],
+        )
+        if not head:
+            return None
+        page_name, timezone, week_start, zone = head[0]
+        tz = clock.zone(timezone)
+        rows = []
+        for (
+            send_at,
+            kind,
+            key,
+            text,
+            price,
+            tier,
+            category,
+            trigger,
+            parent,
+            expected,
+            note,
+        ) in self.fetchall(
+            "SELECT send_at, message_type, caption_key, caption_text, price, price_tier, "
+            "content_category, trigger, parent, expected_revenue, note FROM schedule_messages "
+            "WHERE schedule_id = ? ORDER BY seq",
+            [schedule_id],
+        ):
+            utc = send_at.replace(tzinfo=UTC)
+            local = utc.astimezone(tz)
+            rows.append(
+                ExportRow(
+                    schedule_id=schedule_id,
+                    page_name=page_name,
+                    date=local.date(),
+                    day_of_week=local.strftime("%A"),
+                    send_at_local=local,
+                    send_at_utc=utc,
+                    message_type=kind,
+                    caption_key=key or "",
+                    caption_text=text or "",
+                    price=float(price),
+                    price_tier=tier,
+                    content_category=category,
+                    trigger=trigger,
+                    parent=parent,
+                    expected_revenue=float(expected),
+                    note=note,
+                )
+            )
+        return ScheduleExport(schedule_id, page_name, timezone, week_start, zone, rows)
+
+    def record_export(
+        self,
+        schedule_id: str,
+        destination: str,
+        status: str,
+        row_count: int,
+        duration_ms: float,
+        error: str | None,
+        at: datetime,
+    ) -> None:
+        self.execute(
+            "INSERT INTO schedule_export_log (schedule_id, destination, status, row_count, "
+            "duration_ms, error, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [schedule_id, destination, status, row_count, duration_ms, error, to_db_instant(at)],
         )
 
     def active_schedule_id(self, page_name: str, week_start: date) -> str | None:

@@ -1,0 +1,83 @@
+"""The rows every exporter writes: one per planned message, in the schedule-CSV contract's order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+# The schedule CSV export contract of DESIGN.md §5 (docs/data-formats.md): never reorder or rename.
+CSV_COLUMNS: tuple[str, ...] = (
+    "schedule_id",
+    "page_name",
+    "date",
+    "day_of_week",
+    "send_at_local",
+    "send_at_utc",
+    "message_type",
+    "caption_key",
+    "caption_text",
+    "price",
+    "price_tier",
+    "content_category",
+    "trigger",
+    "parent",
+    "expected_revenue",
+)
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    schedule_id: str
+    page_name: str
+    date: date  # local
+    day_of_week: str
+    send_at_local: datetime  # aware, in the page's time zone
+    send_at_utc: datetime  # aware, UTC
+    message_type: str
+    caption_key: str
+    caption_text: str
+    price: float
+    price_tier: str | None
+    content_category: str | None
+    trigger: str | None
+    parent: str | None
+    expected_revenue: float
+    note: str | None = None
+
+    def csv_values(self) -> list[object]:
+        """The row in CSV_COLUMNS order, as the CSV contract writes it."""
+        return [
+            self.schedule_id,
+            self.page_name,
+            self.date.isoformat(),
+            self.day_of_week,
+            self.send_at_local.isoformat(),
+            self.send_at_utc.isoformat().replace("+00:00", "Z"),
+            self.message_type,
+            self.caption_key,
+            self.caption_text,
+            f"{self.price:.2f}",
+            self.price_tier or "",
+            self.content_category or "",
+            self.trigger or "",
+            self.parent or "",
+            f"{self.expected_revenue:.2f}",
+        ]
+
+
+@dataclass(frozen=True)
+class ScheduleExport:
+    """One persisted page-week, ready to export."""
+
+    schedule_id: str
+    page_name: str
+    timezone: str
+    week_start: date
+    saturation_zone: str  # GREEN | YELLOW | RED
+    rows: list[ExportRow]
+
+    @property
+    def tab_name(self) -> str:
+        """`{page} {ISO year}-W{week}`: the Sheets tab (and xlsx sheet) of this page-week."""
+        year, week, _ = self.week_start.isocalendar()
+        return f"{self.page_name} {year}-W{week:02d}"
