@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 
 from eros.clock import zone
+from eros.identity import caption_key
 from eros.ingest import import_columns
 from eros.simulate import MessageRow, World, build_world
+from eros.simulate.pages import (
+    BUMP_COOLDOWN_DAYS,
+    PLAN_BUMPS_PER_DAY,
+    PLAN_PPV_PER_DAY_MAX,
+    PPV_COOLDOWN_DAYS,
+)
+from eros.simulate.truth import unlock_probability, view_probability
 
 HISTORY_END = date(2025, 11, 3)  # same as conftest: the seed's example week
 
@@ -125,7 +133,7 @@ def test_build_world_rejects_a_history_end_that_is_not_a_monday() -> None:
 
 
 def test_build_world_is_fast(timed_world: tuple[World, float]) -> None:
-    assert timed_world[1] < 5.0
+    assert timed_world[1] < 3.0
 
 
 # ---------------------------------------------------------------- pages
@@ -236,14 +244,55 @@ def test_fatigued_pages_lose_revenue_per_send_in_the_last_14_days(world: World) 
         assert world.truth.pages[page_name].fatigue_at_history_end > 1.0
 
 
+def expected_revenue(world: World, messages: list[MessageRow]) -> float:
+    """Revenue the response model expects of these PPVs without any fatigue (their hours, weekdays,
+    holidays, captions and prices as sent)."""
+    page = world.truth.pages[messages[0]["page_name"]]
+    timezone = zone(page.timezone)
+    local = [message["sent_at"].astimezone(timezone) for message in messages]
+    count = len(messages)
+    lift = np.array([world.truth.holiday_lift(instant.date()) for instant in local])
+    price = np.array([message["price"] for message in messages])
+    no_fatigue, no_drop, original = np.zeros(count), np.ones(count), np.zeros(count, dtype=bool)
+    view = view_probability(
+        page,
+        local_hour=np.array([instant.hour for instant in local]),
+        weekday=np.array([instant.weekday() for instant in local]),
+        holiday_lift=lift,
+        fatigue=no_fatigue,
+        platform_factor=no_drop,
+        view_appeal=no_fatigue,
+        followup=original,
+    )
+    unlock = unlock_probability(
+        page,
+        appeal=np.array([page.appeal_of(caption_key(m["caption_text"])) for m in messages]),
+        price=price,
+        holiday_lift=lift,
+        fatigue=no_fatigue,
+        platform_factor=no_drop,
+        followup=original,
+    )
+    sent = np.array([message["sent_count"] for message in messages])
+    return float(np.sum(sent * view * unlock * price))
+
+
 def test_stable_pages_keep_their_rates_within_noise(world: World) -> None:
+    """Raw revenue per send of a small page's last 14 days (~50 PPVs) moves by ±15 % with the hours
+    and captions that happened to be sent; against what the model expects of those very sends, a
+    stable page holds its level (no hidden fatigue), and raw it never drops like a fatigued page."""
     pages = by_page(world.messages)
     assert world.truth.stable_pages == set(world.truth.pages) - world.truth.fatigued_pages
     for page_name in world.truth.stable_pages:
         if world.truth.pages[page_name].size_tier == "NEW":
             continue  # too little baseline to compare
         baseline, recent = split_recent(world, pages[page_name])
-        assert rates(recent)[2] >= 0.85 * rates(baseline)[2], page_name
+        assert rates(recent)[2] >= 0.75 * rates(baseline)[2], page_name
+        realised = [
+            sum(message["revenue"] for message in part) / expected_revenue(world, part)
+            for part in (baseline, recent)
+        ]
+        assert realised[1] >= 0.9 * realised[0], page_name
         assert world.truth.pages[page_name].fatigue_at_history_end < 0.5, page_name
 
 
@@ -301,6 +350,73 @@ def test_followups_come_at_least_two_hours_after_a_ppv_of_their_caption(world: W
                 parent_at = last_ppv_at[message["caption_text"]]
                 assert message["sent_at"] - parent_at >= timedelta(hours=2)
                 assert message["price_tier"] in {"budget", "standard", "premium"}
+
+
+# ---------------------------------------------------------------- captions over history
+
+
+def last_sent(world: World) -> tuple[dict[tuple[str, str, str], date], dict[str, list[int]]]:
+    """(local day a caption was last sent on a page, by (page, ppv|bump, text); the days since
+    the previous send of the same caption on the page, for every PPV and bump re-send, by type)."""
+    last: dict[tuple[str, str, str], date] = {}
+    gaps: dict[str, list[int]] = {"ppv": [], "bump": []}
+    for message in world.messages:
+        kind = message["message_type"]
+        if kind == "followup":
+            continue  # re-offers its PPV's caption the same day
+        key = (message["page_name"], kind, message["caption_text"])
+        day = local_date(world, message)
+        if key in last:
+            gaps[kind].append((day - last[key]).days)
+        last[key] = day
+    return last, gaps
+
+
+def test_every_page_ends_history_with_a_full_week_of_captions_outside_cooldown(
+    world: World,
+) -> None:
+    """The engine plans up to the tier's most PPVs a day (and a RED page doubles its bumps): at the
+    end of history each page has 1.5 such weeks + 20 PPV captions and 2.5 weeks of bumps that were
+    not sent on it within the cooldown."""
+    last, _ = last_sent(world)
+    for page_name, page in world.truth.pages.items():
+        bank = [
+            row for row in world.captions if row["active"] and row["page_name"] in ("", page_name)
+        ]
+        for kind, cooldown, floor in (
+            ("ppv", PPV_COOLDOWN_DAYS, 1.5 * 7 * PLAN_PPV_PER_DAY_MAX[page.size_tier] + 20),
+            ("bump", BUMP_COOLDOWN_DAYS, 2.5 * 7 * PLAN_BUMPS_PER_DAY[page.size_tier]),
+        ):
+            cutoff = HISTORY_END - timedelta(days=cooldown)
+            free = [
+                row
+                for row in bank
+                if row["message_type"] == kind
+                and last.get((page_name, kind, row["caption_text"]), date.min) < cutoff
+            ]
+            assert len(free) >= floor, (page_name, kind, len(free))
+
+
+def test_history_mostly_keeps_the_cooldowns(world: World) -> None:
+    """The agency ran a 21-day PPV and a 7-day bump cooldown, breaking it now and then."""
+    _, gaps = last_sent(world)
+    for kind, cooldown in (("ppv", PPV_COOLDOWN_DAYS), ("bump", BUMP_COOLDOWN_DAYS)):
+        sends = sum(message["message_type"] == kind for message in world.messages)
+        broken = [gap for gap in gaps[kind] if gap < cooldown]
+        assert 0 < len(broken) <= 0.05 * sends, kind
+        assert min(broken) >= cooldown // 3, kind  # a re-send after weeks, never the same day
+        assert float(np.median(gaps[kind])) >= cooldown  # a caption every few weeks, not daily
+    for page_name, messages in by_page(world.messages).items():
+        ppv_days: dict[str, list[date]] = defaultdict(list)
+        for message in messages:
+            if message["message_type"] == "ppv":
+                ppv_days[message["caption_text"]].append(local_date(world, message))
+        broken_on_page = sum(
+            later - earlier < timedelta(days=PPV_COOLDOWN_DAYS)
+            for days in ppv_days.values()
+            for earlier, later in itertools.pairwise(days)
+        )
+        assert broken_on_page <= 0.1 * sum(map(len, ppv_days.values())), page_name
 
 
 # ---------------------------------------------------------------- truth

@@ -1,13 +1,17 @@
 """Caption text for the demo world: non-explicit marketing copy assembled from parts.
 
-A PPV caption is opener + offer + emoji + hook (written for one psychological trigger) + call to
-action, e.g. "New beach photo set 🌊 only 24h at this price. Tap to unlock". A bump is a short
-friendly check-in. Every text is unique by caption_key across the whole bank, so a caption belongs
-to one page or is shared, never both. The copy is deliberately tame: no sexual words at all.
+A PPV caption is opener + offer + emoji + hook + call to action, e.g. "New beach photo set 🌊 only
+24h at this price. Tap to unlock". About half of them are written for one psychological trigger (the
+hook says so); the rest are plain (trigger "", a hook and call to action with no trigger wording),
+as in a real bank. A bump is a short friendly check-in. Every text is unique by caption_key across
+the whole bank, so a caption belongs to one page or is shared, never both. The copy is deliberately
+tame: no sexual words at all.
 """
 
 from __future__ import annotations
 
+import itertools
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -105,6 +109,10 @@ PRICE_TIER_WEIGHTS_BY_CATEGORY: Final[dict[str, tuple[float, float, float, float
     "Live replay": (0.25, 0.45, 0.25, 0.05, 0.00),
     "Custom request": (0.00, 0.05, 0.25, 0.35, 0.35),
 }
+_CUMULATIVE_TIER_WEIGHTS: Final = {
+    category: tuple(itertools.accumulate(weights))
+    for category, weights in PRICE_TIER_WEIGHTS_BY_CATEGORY.items()
+}
 CONTENT_CATEGORIES: Final = tuple(OFFERS_BY_CATEGORY)
 
 OPENERS: Final = (
@@ -185,6 +193,22 @@ HOOKS_BY_TRIGGER: Final[dict[str, tuple[str, ...]]] = {
         "flash deal: 2 for 1",
     ),
 }
+# Hooks of plain captions (no trigger): nothing scarce, urgent, exclusive, popular or mysterious.
+PLAIN_HOOKS: Final = (
+    "I had so much fun making this",
+    "shot it last weekend",
+    "one of my personal favourites",
+    "hope it makes your day",
+    "made with lots of love",
+    "a little treat for you",
+    "perfect for a cozy evening",
+    "something a bit different this time",
+    "{n} pics inside",
+    "my new favourite look",
+    "filmed it in natural light",
+    "a sweet one for you",
+)
+PLAIN_SHARE: Final = 0.5  # share of PPV captions without a trigger
 CALLS_TO_ACTION: Final = (
     "Unlock now",
     "Tap to unlock",
@@ -196,6 +220,10 @@ CALLS_TO_ACTION: Final = (
     "It's waiting in your inbox",
     "Unlock and tell me what you think",
     "",
+)
+# Calls to action a plain caption may use: none that press for time.
+PLAIN_CALLS_TO_ACTION: Final = tuple(
+    call for call in CALLS_TO_ACTION if call not in {"Open it before it's gone", "Don't miss it"}
 )
 
 BUMP_CATEGORIES: Final = ("Check-in", "Teaser", "Wall post", "Poll")
@@ -209,6 +237,9 @@ BUMP_GREETINGS: Final = (
     "Hey there",
     "Happy day",
     "Evening",
+    "Hello",
+    "Hiya",
+    "Hey hey",
 )
 BUMP_BODIES_BY_CATEGORY: Final[dict[str, tuple[str, ...]]] = {
     "Check-in": (
@@ -248,6 +279,10 @@ BUMP_QUESTIONS: Final = (
     "go say hi",
     "vote in the comments",
     "did you see it yet?",
+    "how's your week going?",
+    "coffee or tea?",
+    "what music are you into lately?",
+    "send me a song for today",
 )
 
 
@@ -271,13 +306,16 @@ class CopyWriter:
         self._used_keys: set[str] = set()
 
     def _pick(self, options: tuple[str, ...]) -> str:
-        return options[int(self._rng.integers(len(options)))]
+        return options[int(self._rng.random() * len(options))]
 
     def _fill(self, template: str) -> str:
+        if "{" not in template:
+            return template
+        n, hours, pct = self._rng.random(3).tolist()
         return template.format(
-            n=int(self._rng.integers(3, 25)),
-            h=int(self._rng.choice((6, 12, 24, 48))),
-            pct=int(self._rng.choice((20, 25, 30, 40, 50))),
+            n=3 + int(n * 22),
+            h=(6, 12, 24, 48)[int(hours * 4)],
+            pct=(20, 25, 30, 40, 50)[int(pct * 5)],
         )
 
     def _claim(self, text: str) -> bool:
@@ -288,13 +326,15 @@ class CopyWriter:
         return True
 
     def ppv(self, *, active: bool) -> CaptionDraft:
-        """A new PPV caption (opener, offer, emoji, trigger hook, call to action)."""
+        """A new PPV caption (opener, offer, emoji, hook, call to action); half have no trigger."""
         while True:
             category = self._pick(CONTENT_CATEGORIES)
-            trigger = self._pick(TRIGGERS)
+            plain = self._rng.random() < PLAIN_SHARE
+            trigger = "" if plain else self._pick(TRIGGERS)
             offer = self._pick(OFFERS_BY_CATEGORY[category])
-            hook = self._fill(self._pick(HOOKS_BY_TRIGGER[trigger]))
-            call = self._pick(CALLS_TO_ACTION)
+            hooks = PLAIN_HOOKS if plain else HOOKS_BY_TRIGGER[trigger]
+            hook = self._fill(self._pick(hooks))
+            call = self._pick(PLAIN_CALLS_TO_ACTION if plain else CALLS_TO_ACTION)
             opener = self._pick(OPENERS)
             if opener.endswith("!"):
                 offer = offer[0].upper() + offer[1:]
@@ -302,8 +342,9 @@ class CopyWriter:
             if call:
                 text = f"{text} {call}"
             if self._claim(text):
-                weights = np.asarray(PRICE_TIER_WEIGHTS_BY_CATEGORY[category])
-                tier = PRICE_TIERS[int(self._rng.choice(len(PRICE_TIERS), p=weights))]
+                cumulative = _CUMULATIVE_TIER_WEIGHTS[category]
+                draw = self._rng.random() * cumulative[-1]
+                tier = PRICE_TIERS[min(bisect_right(cumulative, draw), len(PRICE_TIERS) - 1)]
                 return CaptionDraft(text, "ppv", category, tier, trigger, active)
 
     def bump(self, *, active: bool) -> CaptionDraft:

@@ -3,6 +3,10 @@
 The layout is fixed, not drawn from the seed, so the demo tells the same story every time: which
 pages are free, paid or standard, where they live, how big they are meant to be and which ones the
 agency has been over-messaging lately. The seed only moves numbers inside this layout.
+
+Each page's own caption bank is sized from its tier's volume (`own_bank_minimum`): the agency ran a
+21-day PPV and a 7-day bump cooldown, and at the end of history a page still has a week of the
+engine's busiest plan (with alternates) outside its cooldowns.
 """
 
 from __future__ import annotations

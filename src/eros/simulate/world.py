@@ -2,15 +2,17 @@
 
 `build_world` draws the truth, writes the caption bank, replays the agency's past sending habit
 through the response model (see `eros.simulate.truth`) and returns a `World` whose lists use the
-import-format columns. `World.simulate_week` turns a planned week into outcomes and carries audience
-and fatigue over, so successive calls form a closed loop; `World.copy` gives independent copies for
-comparing policies.
+import-format columns. The habit keeps the cooldowns (a PPV caption is not re-sent on a page within
+21 days, a bump within 7) but for about 3 % of sends, so a caption goes out every few weeks.
+`World.simulate_week` turns a planned week into outcomes and carries audience and fatigue over, so
+successive calls form a closed loop; `World.copy` gives independent copies for comparing policies.
 """
 
 from __future__ import annotations
 
 import copy as copy_module
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,15 +25,20 @@ from eros.clock import as_utc, zone
 from eros.identity import caption_key
 from eros.simulate.copywriting import PRICE_BY_TIER, CaptionDraft, CopyWriter
 from eros.simulate.pages import (
-    BUMP_CAPTIONS_PER_PAGE,
+    BUMP_COOLDOWN_DAYS,
+    CAPTION_BANK_SPREAD,
+    FATIGUE_RAMP_DAYS,
+    FATIGUE_RAMP_PEAK,
     HISTORY_BUMPS_PER_DAY,
     HISTORY_PPV_PER_DAY,
+    INACTIVE_SHARE,
     PAGE_SPECS,
-    PPV_CAPTIONS_PER_PAGE,
+    PPV_COOLDOWN_DAYS,
     SHARED_BUMP_CAPTIONS,
     SHARED_PPV_CAPTIONS,
     PageSpec,
     PageType,
+    own_bank_minimum,
 )
 from eros.simulate.truth import (
     REACH,
@@ -97,7 +104,7 @@ class FansRow(TypedDict):
 # ---------------------------------------------------------------- constants of the sending habit
 
 SHARED_STREAM: Final = 10_000  # rng stream id of the agency-wide (shared) parts
-_TRUTH, _CAPTIONS, _SCHEDULE, _OUTCOMES, _FUTURE, _RECENT_OUTCOMES = range(6)
+_TRUTH, _CAPTIONS, _SCHEDULE, _OUTCOMES, _FUTURE, _RECENT_OUTCOMES, _APPEAL = range(7)
 
 # A local day's sending axis: 00:10–01:59, then 08:00–23:49 (quiet hours 02:00–07:59 skipped);
 # the ends keep 20 minutes clear of the neighbouring days' messages.
@@ -111,10 +118,10 @@ PLATFORM_DROP_DAYS: Final = 14
 FOLLOWUP_SHARE_OF_PPV: Final = 0.15
 FOLLOWUP_DELAY_MINUTES: Final = 120
 FOLLOWUP_PRICE_TIERS: Final = frozenset({"budget", "standard", "premium"})
-INACTIVE_SHARE: Final = 0.08
 OWN_CAPTION_SHARE: Final = 0.7  # sends using the page's own captions (the rest: shared ones)
-PPV_REUSE_DAYS: Final = 7  # the agency did not repeat a PPV caption on a page within a week
-BUMP_REUSE_DAYS: Final = 2
+# The agency kept the cooldowns (PPV 21 days, bump 7 days) except for this share of sends, which
+# re-sent a caption used on the page at least a third of its cooldown ago.
+COOLDOWN_BREAK_SHARE: Final = 0.03
 
 KIND_PPV, KIND_BUMP, KIND_FOLLOWUP = 0, 1, 2
 _KIND_NAMES: Final[tuple[Literal["ppv", "bump", "followup"], ...]] = ("ppv", "bump", "followup")
@@ -315,7 +322,11 @@ def _caption_row(draft: CaptionDraft, page_name: str) -> CaptionRow:
 def _write_captions(
     seed: int,
 ) -> tuple[list[CaptionRow], list[CaptionRow], dict[str, list[CaptionRow]]]:
-    """(all rows, shared rows, own rows by page): the whole bank in a fixed order."""
+    """(all rows, shared rows, own rows by page): the whole bank in a fixed order.
+
+    Each page's own bank scales with its tier's volume (`own_bank_minimum` × 1–1.15), so the
+    agency's history can keep its cooldowns and the engine still finds a full week of captions.
+    """
     rng = _rng(seed, SHARED_STREAM, _CAPTIONS)
     writer = CopyWriter(rng)
 
@@ -329,9 +340,9 @@ def _write_captions(
     ]
     own_by_page: dict[str, list[CaptionRow]] = {}
     for spec in PAGE_SPECS:
-        low, high = PPV_CAPTIONS_PER_PAGE[spec.size_tier]
-        ppv_count = int(rng.integers(low, high + 1))
-        bump_count = int(rng.integers(BUMP_CAPTIONS_PER_PAGE[0], BUMP_CAPTIONS_PER_PAGE[1] + 1))
+        ppv_low, bump_low = own_bank_minimum(spec)
+        spread = rng.uniform(1.0, 1.0 + CAPTION_BANK_SPREAD, size=2).tolist()
+        ppv_count, bump_count = round(ppv_low * spread[0]), round(bump_low * spread[1])
         own_by_page[spec.page_name] = [
             _caption_row(draft, spec.page_name)
             for draft in drafts(ppv_count, "ppv") + drafts(bump_count, "bump")
@@ -378,35 +389,71 @@ def _pick_captions(
     message_type: Literal["ppv", "bump"],
     day_index: IntArray,
     first_late_day: int,
-    min_reuse_days: int,
+    cooldown_days: int,
 ) -> IntArray:
     """Index into `catalog` of a caption for each send (given in time order by its day).
 
-    The page's own caption (70 %) or a shared one, drawn uniformly, redrawn while it was used on the
-    page within `min_reuse_days`; retired (inactive) captions only before `first_late_day`.
+    The agency's habit: the page's own caption (70 %) or a shared one, drawn uniformly from those
+    not sent on the page within `cooldown_days` (from the other pool when one has none left);
+    retired (inactive) captions only before `first_late_day`. A share of sends
+    (`COOLDOWN_BREAK_SHARE`) breaks the cooldown on purpose: a caption sent at least a third of the
+    cooldown ago goes out again. Only when both pools are used up does the oldest caption in
+    cooldown go out early as well.
     """
-    pools: dict[tuple[bool, bool], list[int]] = {}
-    for own in (True, False):
-        for late in (True, False):
-            pools[own, late] = [
-                index
-                for index, row in enumerate(catalog)
-                if row["message_type"] == message_type
-                and bool(row["page_name"]) == own
-                and (row["active"] or not late)
-            ]
-    use_own = (rng.random(len(day_index)) < OWN_CAPTION_SHARE).tolist()
-    picks = rng.random(len(day_index)).tolist()
+    is_own = [bool(row["page_name"]) for row in catalog]
+    active = [row["active"] for row in catalog]
+    free: dict[bool, list[int]] = {True: [], False: []}  # eligible captions by pool (own?)
+    for index, row in enumerate(catalog):
+        if row["message_type"] == message_type:
+            free[is_own[index]].append(index)
     last_used = [-(10**6)] * len(catalog)
+    used_day: list[int] = []  # the sends so far (day, caption), in time order
+    used_caption: list[int] = []
+    released = 0  # sends before this one have left the cooldown (or were superseded)
+    break_after = max(1, cooldown_days // 3)
+    sends = len(day_index)
+    use_own = (rng.random(sends) < OWN_CAPTION_SHARE).tolist()
+    picks = rng.random(sends).tolist()
+    breaks = (rng.random(sends) < COOLDOWN_BREAK_SHARE).tolist()
+    break_picks = rng.random(sends).tolist()
+    retired = False
     chosen: list[int] = []
-    for day, own, pick in zip(day_index.tolist(), use_own, picks, strict=True):
-        pool = pools[own, day >= first_late_day]
-        choice = pool[int(pick * len(pool))]
-        for _ in range(20):
-            if last_used[choice] <= day - min_reuse_days:
-                break
-            choice = pool[int(rng.integers(len(pool)))]
+    for send, day in enumerate(day_index.tolist()):
+        late = day >= first_late_day
+        if late and not retired:
+            retired = True
+            for own in (True, False):
+                free[own] = [index for index in free[own] if active[index]]
+        while released < len(used_day) and used_day[released] <= day - cooldown_days:
+            caption = used_caption[released]
+            if last_used[caption] == used_day[released] and (active[caption] or not late):
+                free[is_own[caption]].append(caption)
+            released += 1
+        choice = -1
+        if breaks[send]:
+            stop = bisect_right(used_day, day - break_after, lo=released)
+            if stop > released:
+                candidate = used_caption[released + int(break_picks[send] * (stop - released))]
+                if last_used[candidate] <= day - break_after and (active[candidate] or not late):
+                    choice = candidate
+        if choice < 0:
+            pool = free[use_own[send]] or free[not use_own[send]]
+            if pool:
+                position = int(picks[send] * len(pool))
+                choice = pool[position]
+                pool[position] = pool[-1]
+                pool.pop()
+            else:  # every caption in cooldown: the one used longest ago goes out early
+                choice = next(
+                    caption
+                    for caption, used in zip(
+                        used_caption[released:], used_day[released:], strict=True
+                    )
+                    if last_used[caption] == used and (active[caption] or not late)
+                )
         last_used[choice] = day
+        used_day.append(day)
+        used_caption.append(choice)
         chosen.append(choice)
     return np.array(chosen, dtype=np.int64)
 
@@ -429,8 +476,10 @@ def _history_volume(
     bumps = rng.integers(bump_low, bump_high + 1, size=day_count).astype(np.float64)
     multiplier = np.ones(day_count)
     if fatigued:
-        ramp_days = min(int(rng.integers(24, 29)), day_count // 2)
-        peak = float(rng.uniform(2.15, 2.35))
+        ramp_days = min(
+            int(rng.integers(FATIGUE_RAMP_DAYS[0], FATIGUE_RAMP_DAYS[1] + 1)), day_count // 2
+        )
+        peak = float(rng.uniform(*FATIGUE_RAMP_PEAK))
         since_ramp = np.arange(day_count) - (day_count - ramp_days)
         multiplier = 1.0 + (peak - 1.0) * np.clip((since_ramp + 1) / ramp_days, 0.0, 1.0)
     return np.round(ppv * multiplier).astype(np.int64), np.round(bumps * multiplier).astype(
@@ -545,7 +594,7 @@ def _history_for_page(
         message_type="ppv",
         day_index=day_index[ppv_index],
         first_late_day=first_late_day,
-        min_reuse_days=PPV_REUSE_DAYS,
+        cooldown_days=PPV_COOLDOWN_DAYS,
     )
     tiers = [catalog[index]["price_tier"] for index in caption_index.tolist()]
     price = np.zeros(len(kind))
@@ -567,7 +616,7 @@ def _history_for_page(
         message_type="bump",
         day_index=day_index[bump_index],
         first_late_day=first_late_day,
-        min_reuse_days=BUMP_REUSE_DAYS,
+        cooldown_days=BUMP_COOLDOWN_DAYS,
     )
     keys = [keys_of_catalog[index] for index in caption_index.tolist()]
 
@@ -996,7 +1045,7 @@ def build_world(
     for stream, spec in sorted(enumerate(PAGE_SPECS), key=lambda item: item[1].page_name):
         truth_rng = _rng(seed, stream, _TRUTH)
         own = own_by_page[spec.page_name]
-        appeal = _draw_appeal(truth_rng, own, shared, shared_appeal, key_of)
+        appeal = _draw_appeal(_rng(seed, stream, _APPEAL), own, shared, shared_appeal, key_of)
         truth = draw_page_truth(
             spec,
             truth_rng,
