@@ -21,6 +21,7 @@ from eros.pipeline import (
     analyze_weeks,
     build_week,
     find_pages,
+    load_week_inputs,
     page_week,
     select_week,
     validation_context,
@@ -65,7 +66,9 @@ def main() -> None:
                 }
                 if not contexts:
                     contexts = {
-                        w.page.page_name: validation_context(store, w, schedules[w.page.page_name])
+                        w.page.page_name: validation_context(
+                            load_week_inputs(store, w), schedules[w.page.page_name]
+                        )
                         for w in weeks
                     }
                 valid = sum(

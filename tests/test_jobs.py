@@ -78,8 +78,10 @@ def test_sweep_frees_expired_and_superseded_locks(db_path: Path) -> None:
     with open_store(str(db_path)) as store:
         assert isinstance(store, DuckDBStore)
         store.execute(
-            "INSERT INTO schedules VALUES ('SCH_OLD', 'p', '2025-11-03', 'optimize', 'GREEN', "
-            "'superseded', true, 1, 0, ?, ?, NULL)",
+            "INSERT INTO schedules (schedule_id, page_name, week_start, mode, saturation_zone, "
+            "status, validation_ok, total_messages, expected_revenue, created_at, superseded_at, "
+            "timezone) VALUES ('SCH_OLD', 'p', '2025-11-03', 'optimize', 'GREEN', 'superseded', "
+            "true, 1, 0, ?, ?, 'UTC')",
             [to_db_instant(NOW), to_db_instant(NOW)],
         )
         live, past = to_db_instant(NOW + timedelta(days=9)), to_db_instant(NOW - timedelta(days=1))

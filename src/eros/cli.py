@@ -498,6 +498,218 @@ def _print_schedule(schedule: Any) -> None:
     console.print(table)
 
 
+# -- run ------------------------------------------------------------------------------------------
+
+
+@app.command("run")
+def run_command(
+    pages: Annotated[list[str] | None, typer.Argument(help="Pages to plan.")] = None,
+    all_pages: Annotated[bool, typer.Option("--all", help="Plan every page.")] = False,
+    week: WeekOption = "next",
+    mode: ModeOption = "optimize",
+    auto_export: Annotated[
+        bool,
+        typer.Option(
+            "--auto-export/--no-auto-export",
+            help="Export valid schedules that are not RED (else: skipped, reason manual).",
+        ),
+    ] = True,
+    parallel: Annotated[
+        bool, typer.Option("--parallel/--sequential", help="Plan pages at once (workers setting).")
+    ] = True,
+    export: Annotated[
+        str,
+        typer.Option("--export", help="Destinations, comma-separated: xlsx, csv, ics, sheets."),
+    ] = "xlsx,csv",
+    out: Annotated[Path, typer.Option("--out", help="Folder for xlsx, csv and ics files.")] = Path(
+        "out"
+    ),
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The main job: analyse, select, build, validate, save and export the week of many pages.
+
+    Per page: analyse -> caption target -> select -> build -> validate -> persist -> gate ->
+    export. The gate exports a schedule only if it is valid, not RED and --auto-export; otherwise
+    the export is skipped with the reason invalid, red_zone or manual. Transient faults are retried
+    (3 attempts, exponential backoff); one page's failure never stops the others. Exits 0 when every
+    page succeeded, 1 when any failed.
+
+    Example: eros run --all --week 2025-11-03 --export xlsx,csv --out out --store eros-demo.duckdb
+    """
+    from eros import clock
+    from eros.errors import InputError
+    from eros.export import parse_destinations
+    from eros.pipeline import run_summary
+
+    settings = settings_for(store)
+    _check_mode(mode)
+    destinations = parse_destinations(export)
+    if not pages and not all_pages:
+        raise InputError("name one or more pages, or pass --all")
+    monday = None if week.strip().lower() == "next" else clock.parse_week(week, clock.zone("UTC"))
+    show_progress = not as_json and console.is_terminal
+    result = _run_with_progress(
+        settings,
+        None if all_pages else pages,
+        monday,
+        mode,
+        auto_export,
+        parallel,
+        destinations,
+        out,
+        show_progress,
+    )
+    summary = run_summary(result)
+    if as_json:
+        print_json(summary)
+    else:
+        _print_run(summary)
+    if any(run.status != "success" for run in result.pages):
+        raise typer.Exit(1)
+
+
+def _run_with_progress(
+    settings: Settings,
+    pages: list[str] | None,
+    monday: date | None,
+    mode: str,
+    auto_export: bool,
+    parallel: bool,
+    destinations: list[str],
+    out: Path,
+    show_progress: bool,
+) -> Any:
+    from eros.pipeline import run_pages
+
+    if not show_progress:
+        return run_pages(
+            settings.store,
+            pages,
+            monday,
+            mode,
+            settings,
+            auto_export=auto_export,
+            parallel=parallel,
+            destinations=destinations,
+            out_dir=out,
+        )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("planning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("pages", total=None)
+
+        def done(run: Any) -> None:
+            progress.advance(task)
+
+        return run_pages(
+            settings.store,
+            pages,
+            monday,
+            mode,
+            settings,
+            auto_export=auto_export,
+            parallel=parallel,
+            destinations=destinations,
+            out_dir=out,
+            on_page_done=done,
+        )
+
+
+def _print_run(summary: dict[str, Any]) -> None:
+    overall = summary["orchestration_summary"]
+    table = Table(title=f"week of {overall['week_start']}, mode {overall['mode']}")
+    for column in ("page", "status", "tier", "risk", "zone", "messages", "export", "schedule"):
+        table.add_column(column)
+    for page, result in summary["page_results"].items():
+        schedule = result.get("schedule", {})
+        performance = result.get("performance", {})
+        export = result.get("export", {})
+        table.add_row(
+            page,
+            result["status"],
+            performance.get("account_classification", {}).get("size_tier", ""),
+            performance.get("saturation_analysis", {}).get("risk_level", ""),
+            schedule.get("saturation_zone", ""),
+            str(schedule.get("total_messages", "")),
+            export.get("status", "") + (f" ({export['reason']})" if export.get("reason") else ""),
+            schedule.get("schedule_id", ""),
+        )
+    console.print(table)
+    console.print(
+        f"{overall['successful']} of {overall['total_pages']} pages planned, "
+        f"{overall['exported']} exported, {overall['skipped_exports']} skipped, "
+        f"{overall['failed']} failed in {overall['execution_time_seconds']:.1f} s; zones "
+        + ", ".join(f"{zone} {count}" for zone, count in overall["saturation_breakdown"].items())
+    )
+    for destination, files in overall.get("files", {}).items():
+        if files:
+            console.print(
+                f"{destination}: {', '.join(files[:3])}" + (" …" if len(files) > 3 else "")
+            )
+    for error in summary["errors"]:
+        err_console.print(f"[red]{error['page_name']}[/] {error['stage']}: {error['error']}")
+
+
+# -- export ---------------------------------------------------------------------------------------
+
+
+@app.command("export")
+def export_command(
+    schedule_id: Annotated[str, typer.Argument(help="A saved schedule's id (SCH_...).")],
+    to: Annotated[
+        str, typer.Option("--to", help="xlsx, csv, ics or sheets (comma-separated).")
+    ] = "csv",
+    out: Annotated[Path, typer.Option("--out", help="Folder for the files.")] = Path("out"),
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Export a saved schedule again (to a file or to the agency's Google Sheet).
+
+    Each attempt is recorded in schedule_export_log. A re-export to Sheets replaces the tab.
+
+    Example: eros export SCH_2025W45_JADEBRI_ABC123 --to xlsx,csv --out out
+    """
+    from eros import clock
+    from eros.errors import ErosError, InputError
+    from eros.export import export_schedules, parse_destinations
+    from eros.store import open_store
+
+    settings = settings_for(store)
+    destinations = parse_destinations(to)
+    with open_store(settings.store) as opened:
+        schedule = opened.schedule_export(schedule_id)
+        if schedule is None:
+            raise InputError(f"unknown schedule {schedule_id!r}: see `eros run` or `eros build`")
+        outcome = export_schedules([schedule], destinations, out, settings)
+        attempts = outcome.attempts.get(schedule_id, [])
+        for attempt in attempts:
+            opened.record_export(
+                schedule_id,
+                attempt.destination,
+                attempt.status,
+                attempt.rows,
+                attempt.duration_ms,
+                attempt.error,
+                clock.now(),
+            )
+    if as_json:
+        print_json({"schedule_id": schedule_id, "attempts": attempts, "files": outcome.files})
+    else:
+        for attempt in attempts:
+            detail = attempt.error or ", ".join(outcome.files.get(attempt.destination, []))
+            console.print(f"{attempt.destination}: {attempt.status} ({attempt.rows} rows) {detail}")
+    if any(attempt.status != "exported" for attempt in attempts):
+        raise ErosError(f"{schedule_id}: some exports failed")
+
+
 # -- jobs -----------------------------------------------------------------------------------------
 
 jobs_app = typer.Typer(

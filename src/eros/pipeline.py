@@ -6,22 +6,29 @@ pure stage, and writes its result back; the decisions live in the stage modules.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+import logging
+import time as time_module
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from pathlib import Path
+from typing import Literal
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from eros import clock
 from eros.analyze import PerformanceReport, analyze_pages
 from eros.captions import lock_expiry, select_captions
-from eros.errors import LockConflictError, UnknownPageError
-from eros.models import CaptionSelection
+from eros.errors import ErosError, LockConflictError, TransientError, UnknownPageError
+from eros.models import CaptionCandidate, CaptionEvidence, CaptionLock, CaptionSelection
 from eros.schedule import Schedule, build
 from eros.settings import Settings
 from eros.store import Store, open_store
 from eros.store.base import Page
 from eros.validate import Validation, ValidationContext, validate
+
+logger = logging.getLogger(__name__)
 
 CAPTION_LOOKBACK_DAYS = 365  # with a 30-day half-life, older sends weigh < 0.03 %
 
@@ -67,6 +74,27 @@ def analyze_weeks(
     return {report.page_name: report for report in reports if report.page_name in as_of}
 
 
+@dataclass(frozen=True)
+class WeekInputs:
+    """What the select, build and validate stages read of the store for one page-week, read once
+    so that all three see the same snapshot."""
+
+    candidates: list[CaptionCandidate]
+    evidence: CaptionEvidence
+    last_sent: dict[str, datetime]
+    locks: list[CaptionLock]
+
+
+def load_week_inputs(store: Store, week: PageWeek) -> WeekInputs:
+    name = week.page.page_name
+    return WeekInputs(
+        candidates=store.caption_candidates(name),
+        evidence=store.caption_evidence(name, week.as_of, CAPTION_LOOKBACK_DAYS),
+        last_sent=store.last_sent(name, week.as_of),
+        locks=store.live_locks(week.week_start_utc),
+    )
+
+
 def select_week(
     store: Store,
     week: PageWeek,
@@ -74,18 +102,19 @@ def select_week(
     report: PerformanceReport,
     settings: Settings,
     count: int | None = None,
+    inputs: WeekInputs | None = None,
 ) -> CaptionSelection:
     """The caption pools of one page-week, from the store as of the week's start."""
-    name = week.page.page_name
+    inputs = inputs or load_week_inputs(store, week)
     return select_captions(
-        page_name=name,
+        page_name=week.page.page_name,
         week_start=week.week_start,
         week_start_utc=week.week_start_utc,
         mode=mode,
-        candidates=store.caption_candidates(name),
-        evidence=store.caption_evidence(name, week.as_of, CAPTION_LOOKBACK_DAYS),
-        last_sent=store.last_sent(name, week.as_of),
-        locks=store.live_locks(week.week_start_utc),
+        candidates=inputs.candidates,
+        evidence=inputs.evidence,
+        last_sent=inputs.last_sent,
+        locks=inputs.locks,
         report=report,
         settings=settings,
         count=count,
@@ -153,11 +182,11 @@ class BuiltWeek:
     persisted: str  # created | unchanged | not saved
 
 
-def validation_context(store: Store, week: PageWeek, schedule: Schedule) -> ValidationContext:
+def validation_context(inputs: WeekInputs, schedule: Schedule) -> ValidationContext:
     return ValidationContext(
         ppv_targets={plan.day.isoformat(): plan.ppv_target for plan in schedule.day_plans},
-        last_sent=store.last_sent(week.page.page_name, week.as_of),
-        locks=store.live_locks(week.week_start_utc),
+        last_sent=inputs.last_sent,
+        locks=inputs.locks,
     )
 
 
@@ -170,8 +199,12 @@ def build_week(
     *,
     persist: bool = True,
 ) -> BuiltWeek:
-    """Select, build, validate and (when valid) persist one page-week with its caption locks."""
-    selection = select_week(store, week, mode, report, settings)
+    """Select, build, validate and (when valid) persist one page-week with its caption locks.
+
+    A caption that another page locked after this page read the locks makes the save raise
+    LockConflictError (transient): the caller retries with fresh inputs."""
+    inputs = load_week_inputs(store, week)
+    selection = select_week(store, week, mode, report, settings, inputs=inputs)
     schedule = build(
         report,
         selection,
@@ -181,7 +214,7 @@ def build_week(
         mode=mode,
         settings=settings,
     )
-    validation = validate(schedule, validation_context(store, week, schedule), settings)
+    validation = validate(schedule, validation_context(inputs, schedule), settings)
     persisted = "not saved"
     if persist and validation.ok:
         expiry = {
@@ -219,3 +252,264 @@ def build_page_week(
             report = analyze_weeks(store, [week], settings)[page_name]
             built = build_week(store, week, mode, report, settings)
     return built
+
+
+# -- the main job: many pages ----------------------------------------------------------------------
+
+PageStatus = Literal["success", "partial_success", "failed"]
+
+
+@dataclass
+class PageRun:
+    """What happened to one page in `run_pages`."""
+
+    page_name: str
+    status: PageStatus = "failed"
+    built: BuiltWeek | None = None
+    export_status: str = ""  # exported | skipped | failed ("" when nothing was built)
+    export_reason: str | None = None
+    destinations: list[str] = field(default_factory=list)
+    errors: list[dict[str, object]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    week_start: date
+    mode: str
+    pages: list[PageRun]
+    seconds: float
+    started_at: datetime
+    files: dict[str, list[str]]
+
+
+def gate(built: BuiltWeek, auto_export: bool) -> str | None:
+    """The seed's export gate: None when the schedule may be exported, else why not."""
+    if not built.validation.ok:
+        return "invalid"
+    if built.schedule.saturation_zone == "RED":
+        return "red_zone"
+    if not auto_export:
+        return "manual"
+    return None
+
+
+def _retrying(settings: Settings) -> Retrying:
+    """Transient faults (busy store, a caption locked meanwhile, HTTP 429/5xx) are tried again."""
+    return Retrying(
+        retry=retry_if_exception_type(TransientError),
+        wait=wait_random_exponential(multiplier=0.05, max=2.0),
+        stop=stop_after_attempt(settings.retry_attempts),
+        reraise=True,
+    )
+
+
+def _attempts(retrying: Retrying) -> int:
+    return int(retrying.statistics.get("attempt_number", 1))
+
+
+def run_pages(
+    store_url: str,
+    page_names: Sequence[str] | None,
+    week_start: date | None,
+    mode: str,
+    settings: Settings,
+    *,
+    auto_export: bool = True,
+    parallel: bool = True,
+    destinations: Sequence[str] = (),
+    out_dir: Path = Path("out"),
+    on_page_done: Callable[[PageRun], None] | None = None,
+) -> RunResult:
+    """analyse -> target -> select -> build -> validate -> persist -> gate -> export, per page.
+
+    Pages run in parallel (bounded workers); one page's failure never stops the others. The week
+    defaults to the coming Monday in each page's time zone.
+    """
+    started_at, clock_start = clock.now(), time_module.perf_counter()
+    with open_store(store_url) as store:
+        pages = find_pages(store, page_names)
+        weeks = [
+            page_week(page, week_start or clock.coming_monday(clock.zone(page.timezone)))
+            for page in pages
+        ]
+        reports = analyze_weeks(store, weeks, settings) if weeks else {}
+
+    def one(week: PageWeek) -> PageRun:
+        run = PageRun(week.page.page_name)
+        begun = time_module.perf_counter()
+        retrying = _retrying(settings)
+        try:
+            for attempt in retrying:
+                with attempt, open_store(store_url) as store:
+                    run.built = build_week(
+                        store, week, mode, reports[week.page.page_name], settings
+                    )
+        except Exception as error:  # one page's failure never stops the others
+            if not isinstance(error, ErosError):
+                logger.exception("page %s failed", run.page_name)
+            run.errors.append(
+                {
+                    "page_name": run.page_name,
+                    "stage": "build",
+                    "error": str(error) or type(error).__name__,
+                    "attempts": _attempts(retrying),
+                }
+            )
+        run.seconds = time_module.perf_counter() - begun
+        return run
+
+    if parallel and len(weeks) > 1:
+        with ThreadPoolExecutor(min(settings.workers, len(weeks))) as pool:
+            runs = list(pool.map(one, weeks))
+    else:
+        runs = [one(week) for week in weeks]
+
+    exportable: list[PageRun] = []
+    for run in runs:
+        if run.built is None:
+            continue
+        reason = gate(run.built, auto_export)
+        if reason is None:
+            exportable.append(run)
+        else:
+            run.export_status, run.export_reason = "skipped", reason
+    files = export_runs(store_url, exportable, destinations, out_dir, settings)
+    for run in runs:
+        if run.built is None:
+            run.status = "failed"
+        elif not run.built.validation.ok or run.export_status == "failed":
+            run.status = "partial_success"
+        else:
+            run.status = "success"
+        if on_page_done is not None:
+            on_page_done(run)
+    return RunResult(
+        week_start=weeks[0].week_start if weeks else (week_start or clock.now().date()),
+        mode=mode,
+        pages=runs,
+        seconds=time_module.perf_counter() - clock_start,
+        started_at=started_at,
+        files=files,
+    )
+
+
+def export_runs(
+    store_url: str,
+    runs: list[PageRun],
+    destinations: Sequence[str],
+    out_dir: Path,
+    settings: Settings,
+) -> dict[str, list[str]]:
+    """Export the gated schedules to every destination, recording each attempt in the log."""
+    from eros.export import export_schedules
+
+    if not runs:
+        return {}
+    with open_store(store_url) as store:
+        schedules = {}
+        for run in runs:
+            assert run.built is not None
+            loaded = store.schedule_export(run.built.schedule.schedule_id)
+            if loaded is not None:
+                schedules[run.page_name] = loaded
+        if not destinations:
+            for run in runs:
+                run.export_status = "exported"
+            return {}
+        outcome = export_schedules(list(schedules.values()), destinations, out_dir, settings)
+        for run in runs:
+            schedule = schedules[run.page_name]
+            for attempt in outcome.attempts.get(schedule.schedule_id, []):
+                store.record_export(
+                    schedule.schedule_id,
+                    attempt.destination,
+                    attempt.status,
+                    attempt.rows,
+                    attempt.duration_ms,
+                    attempt.error,
+                    clock.now(),
+                )
+                if attempt.status == "exported":
+                    run.destinations.append(attempt.destination)
+                else:
+                    run.errors.append(
+                        {
+                            "page_name": run.page_name,
+                            "stage": f"export:{attempt.destination}",
+                            "error": attempt.error or "failed",
+                            "attempts": attempt.tries,
+                        }
+                    )
+            failed = [
+                a for a in outcome.attempts.get(schedule.schedule_id, []) if a.status != "exported"
+            ]
+            run.export_status = "failed" if failed else "exported"
+    return outcome.files
+
+
+def run_summary(result: RunResult) -> dict[str, object]:
+    """The run in the seed's "Expected Results" shape: orchestration_summary + page_results."""
+    runs = result.pages
+    zones = {"GREEN": 0, "YELLOW": 0, "RED": 0}
+    page_results: dict[str, object] = {}
+    for run in runs:
+        built = run.built
+        entry: dict[str, object] = {"status": run.status}
+        if built is not None:
+            report, schedule, validation = built.report, built.schedule, built.validation
+            zones[schedule.saturation_zone] = zones.get(schedule.saturation_zone, 0) + 1
+            entry["performance"] = {
+                "account_classification": {
+                    "size_tier": report.account_classification.size_tier,
+                    "audience_size": report.account_classification.audience_size,
+                },
+                "saturation_analysis": {
+                    "saturation_score": report.saturation_analysis.saturation_score,
+                    "risk_level": report.saturation_analysis.risk_level,
+                },
+            }
+            entry["caption_selection"] = {
+                "target_count": built.selection.target_count,
+                "selected_count": len(built.selection.caption_pool.ppv_captions),
+                "pool_health": built.selection.pool_health,
+            }
+            entry["schedule"] = {
+                "schedule_id": schedule.schedule_id,
+                "total_messages": len(schedule.messages),
+                "saturation_zone": schedule.saturation_zone,
+                "validation": {"ok": validation.ok, "warnings": validation.warnings},
+            }
+            export: dict[str, object] = {
+                "status": run.export_status,
+                "schedule_id": schedule.schedule_id,
+            }
+            if run.export_status == "skipped":
+                export["reason"] = run.export_reason
+            else:
+                export["destinations"] = run.destinations
+            entry["export"] = export
+        page_results[run.page_name] = entry
+    failed = sum(run.status == "failed" for run in runs)
+    status = "failed" if runs and failed == len(runs) else "completed"
+    if 0 < failed < len(runs) or any(run.status == "partial_success" for run in runs):
+        status = "completed_with_errors"
+    return {
+        "orchestration_summary": {
+            "status": status,
+            "week_start": result.week_start.isoformat(),
+            "mode": result.mode,
+            "total_pages": len(runs),
+            "successful": sum(run.status == "success" for run in runs),
+            "failed": failed,
+            "exported": sum(run.export_status == "exported" for run in runs),
+            "skipped_exports": sum(run.export_status == "skipped" for run in runs),
+            "execution_time_seconds": round(result.seconds, 3),
+            "average_time_per_page": round(result.seconds / len(runs), 3) if runs else 0.0,
+            "timestamp": result.started_at.isoformat(),
+            "saturation_breakdown": zones,
+            "files": result.files,
+        },
+        "page_results": page_results,
+        "errors": [error for run in runs for error in run.errors],
+    }

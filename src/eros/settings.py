@@ -259,6 +259,16 @@ class Settings(BaseSettings):
     audience_percentile: float = Field(
         default=95, gt=0, le=100, description="percentile of sent_count that is the audience"
     )
+    workers: int = Field(default=4, ge=1, le=64, description="pages planned at once by `eros run`")
+    retry_attempts: int = Field(
+        default=3, ge=1, le=10, description="tries of a step that failed transiently (busy, 429)"
+    )
+    sheets_credentials: str | None = Field(
+        default=None, description="path of the Google service-account JSON for Sheets export"
+    )
+    sheets_spreadsheet_id: str | None = Field(
+        default=None, description="the agency's spreadsheet id for Sheets export"
+    )
     tiers: dict[Tier, TierRule] = Field(
         default_factory=_default_tiers, description="volume and gap rules by audience size"
     )

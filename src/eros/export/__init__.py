@@ -1,3 +1,142 @@
 """Export: a persisted schedule to where chatters work — CSV (the stable contract), xlsx, ICS and
-Google Sheets. Every exporter takes `ScheduleExport`s (read from the store) and writes them; the
-orchestrator records each attempt in schedule_export_log."""
+Google Sheets. Every exporter takes `ScheduleExport`s (read from the store) and writes them;
+`export_schedules` runs the chosen destinations and reports one attempt per schedule and
+destination, which the orchestrator records in schedule_export_log. A destination's failure never
+stops the others."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from eros.errors import InputError
+
+if TYPE_CHECKING:
+    from eros.export.rows import ScheduleExport
+    from eros.settings import Settings
+
+DESTINATIONS = ("xlsx", "csv", "ics", "sheets")
+
+
+@dataclass(frozen=True)
+class ExportAttempt:
+    destination: str
+    status: str  # exported | failed
+    rows: int
+    duration_ms: float
+    error: str | None = None
+    tries: int = 1
+
+
+@dataclass
+class ExportOutcome:
+    attempts: dict[str, list[ExportAttempt]] = field(default_factory=dict)  # by schedule_id
+    files: dict[str, list[str]] = field(default_factory=dict)  # by destination
+
+    def add(self, schedule_id: str, attempt: ExportAttempt) -> None:
+        self.attempts.setdefault(schedule_id, []).append(attempt)
+
+
+def parse_destinations(text: str) -> list[str]:
+    """`xlsx,csv` -> ["xlsx", "csv"], or an InputError naming the unknown one."""
+    chosen = [part.strip().lower() for part in text.split(",") if part.strip()]
+    for name in chosen:
+        if name not in DESTINATIONS:
+            raise InputError(f"--export {name!r}: choose from {', '.join(DESTINATIONS)}")
+    return chosen
+
+
+def export_schedules(
+    schedules: Sequence[ScheduleExport],
+    destinations: Sequence[str],
+    out_dir: Path,
+    settings: Settings,
+) -> ExportOutcome:
+    outcome = ExportOutcome()
+    for destination in destinations:
+        if destination == "sheets":
+            _export_sheets(schedules, settings, outcome)
+        else:
+            _export_files(schedules, destination, out_dir, outcome)
+    return outcome
+
+
+def _export_files(
+    schedules: Sequence[ScheduleExport], destination: str, out_dir: Path, outcome: ExportOutcome
+) -> None:
+    """One file (or folder) for all schedules: it is written whole or not at all."""
+    started = time.perf_counter()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if destination == "csv":
+            from eros.export.csv import export_csv
+
+            path = out_dir / "schedules.csv"
+            export_csv(schedules, path)
+            written = [str(path)]
+        elif destination == "xlsx":
+            from eros.export.xlsx import export_xlsx
+
+            path = out_dir / "schedules.xlsx"
+            export_xlsx(schedules, path)
+            written = [str(path)]
+        else:
+            from eros.export.ics import export_ics
+
+            written = [str(path) for path in export_ics(schedules, out_dir / "ics")]
+        error = None
+    except Exception as failure:  # a destination's failure is recorded, never raised
+        written, error = [], f"{type(failure).__name__}: {failure}"
+    elapsed = (time.perf_counter() - started) * 1000 / max(len(schedules), 1)
+    outcome.files[destination] = written
+    for schedule in schedules:
+        outcome.add(
+            schedule.schedule_id,
+            ExportAttempt(
+                destination,
+                "failed" if error else "exported",
+                0 if error else len(schedule.rows),
+                elapsed,
+                error,
+            ),
+        )
+
+
+def _export_sheets(
+    schedules: Sequence[ScheduleExport], settings: Settings, outcome: ExportOutcome
+) -> None:
+    """One tab per page-week; each page's export stands alone."""
+    from eros.export.sheets import SheetsExporter
+
+    try:
+        exporter = SheetsExporter.from_settings(settings)
+    except Exception as failure:
+        for schedule in schedules:
+            outcome.add(
+                schedule.schedule_id,
+                ExportAttempt("sheets", "failed", 0, 0.0, f"{type(failure).__name__}: {failure}"),
+            )
+        return
+    written = []
+    for schedule in schedules:
+        started = time.perf_counter()
+        try:
+            rows = exporter.export(schedule)
+            attempt = ExportAttempt(
+                "sheets", "exported", rows, (time.perf_counter() - started) * 1000
+            )
+            written.append(schedule.tab_name)
+        except Exception as failure:
+            attempt = ExportAttempt(
+                "sheets",
+                "failed",
+                0,
+                (time.perf_counter() - started) * 1000,
+                f"{type(failure).__name__}: {failure}",
+                getattr(failure, "attempts", 1),
+            )
+        outcome.add(schedule.schedule_id, attempt)
+    outcome.files["sheets"] = written

@@ -485,6 +485,26 @@ class DuckDBStore:
         "created" otherwise (the page-week's previous schedule is superseded and its locks freed).
         Raises LockConflictError, writing nothing, when another page holds one of its captions.
         """
+        import duckdb
+
+        try:
+            return self._save_schedule(schedule, validation_ok, report_json, lock_expiry, now)
+        except StoreError as error:
+            # Another thread's transaction locked one of these captions first.
+            if isinstance(
+                error.__cause__, duckdb.ConstraintException | duckdb.TransactionException
+            ):
+                raise LockConflictError(schedule.page_name, sorted(lock_expiry)) from error
+            raise
+
+    def _save_schedule(
+        self,
+        schedule: Schedule,
+        validation_ok: bool,
+        report_json: str,
+        lock_expiry: dict[str, datetime],
+        now: datetime,
+    ) -> str:
         stamp = to_db_instant(now)
         with self.atomic():
             existing = self.scalar(
