@@ -193,7 +193,6 @@ def _pool(
         return [], health, [f"no eligible {kind} caption: {_explain(health)}"]
 
     # Evidence of each free caption on this page (and, down-weighted, of shared ones elsewhere).
-    index = {c.caption_key: i for i, c in enumerate(free)}
     wanted = evidence.is_ppv if kind == "ppv" else ~evidence.is_ppv
     page_rows = wanted & evidence.on_this_page
     as_of_s = week_start_utc.timestamp()
@@ -202,13 +201,17 @@ def _pool(
         successes_raw, trials_raw = evidence.purchased, evidence.viewed
     else:  # engagement of a bump: did the fan open it
         successes_raw, trials_raw = evidence.viewed, evidence.sent
-    page_keys = evidence.caption_key[page_rows]
-    key_codes = np.unique(page_keys, return_inverse=True)[1] if page_keys.size else page_keys
-    rho = intra_class_correlation(
-        successes_raw[page_rows], trials_raw[page_rows], np.asarray(key_codes, dtype=np.int64)
-    )
-    rows = wanted & np.array([key in index for key in evidence.caption_key], dtype=bool)
-    positions = np.array([index.get(key, 0) for key in evidence.caption_key[rows]], dtype=np.int64)
+    # Each send's caption as a position in `free` (-1 if not a free caption), by integer codes.
+    codes, code_of = evidence.codes()
+    position_by_code = np.full(len(code_of) + 1, -1, dtype=np.int64)
+    for i, candidate in enumerate(free):
+        code = code_of.get(candidate.caption_key)
+        if code is not None:
+            position_by_code[code] = i
+    send_position = position_by_code[codes]
+    rho = intra_class_correlation(successes_raw[page_rows], trials_raw[page_rows], codes[page_rows])
+    rows = wanted & (send_position >= 0)
+    positions = send_position[rows]
     weight = np.where(evidence.on_this_page[rows], 1.0, SHARED_EVIDENCE_WEIGHT)
     successes, failures, _ = caption_evidence(
         positions,
@@ -220,12 +223,11 @@ def _pool(
         rho,
     )
     here = rows & evidence.on_this_page
-    sends_here = np.bincount(
-        np.array([index[key] for key in evidence.caption_key[here]], dtype=np.int64),
-        minlength=len(free),
-    )
+    sends_here = np.bincount(send_position[here], minlength=len(free))
     prices = (
-        _prices(free, evidence, here, index, settings) if kind == "ppv" else np.zeros(len(free))
+        _prices(free, evidence, here, send_position, settings)
+        if kind == "ppv"
+        else np.zeros(len(free))
     )
 
     groups = np.array(
@@ -309,24 +311,25 @@ def _prices(
     free: list[CaptionCandidate],
     evidence: CaptionEvidence,
     here: npt.NDArray[np.bool_],
-    index: dict[str, int],
+    send_position: npt.NDArray[np.int64],
     settings: Settings,
 ) -> FloatArray:
-    """The caption's median price on this page, else its price tier's default price."""
+    """The caption's median price on this page, else its price tier's default price; kept inside
+    the tier's price band."""
     import numpy as np
 
     prices = np.array(
         [settings.prices.get(c.price_tier or "standard", 25.0) for c in free],  # type: ignore[call-overload]
         dtype=np.float64,
     )
+    priced = here & (evidence.price > 0)
     history: dict[int, list[float]] = {}
-    for key, price in zip(evidence.caption_key[here], evidence.price[here], strict=True):
-        if price > 0:
-            history.setdefault(index[key], []).append(float(price))
+    for position, price in zip(send_position[priced], evidence.price[priced], strict=True):
+        history.setdefault(int(position), []).append(float(price))
     for i, seen in history.items():
         prices[i] = float(np.median(seen))
     for i, caption in enumerate(free):
-        if caption.price_tier in PRICE_TIERS:  # the history's price, kept inside its tier's band
+        if caption.price_tier in PRICE_TIERS:
             low, high = settings.price_band(caption.price_tier)
             prices[i] = min(max(prices[i], low), high)
     return prices

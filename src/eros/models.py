@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -41,6 +42,80 @@ class CaptionEvidence:
     viewed: FloatArray
     purchased: FloatArray
     price: FloatArray
+    # Integer codes of caption_key (same code, same key), when the reader already has them.
+    caption_code: npt.NDArray[np.int64] | None = None
+    code_of: dict[str, int] | None = None
+
+    def codes(self) -> tuple[npt.NDArray[np.int64], dict[str, int]]:
+        """Each send's caption as an integer code, and the code of each key."""
+        import numpy as np
+
+        if self.caption_code is not None and self.code_of is not None:
+            return self.caption_code, self.code_of
+        code_of: dict[str, int] = {}
+        codes = np.fromiter(
+            (code_of.setdefault(key, len(code_of)) for key in self.caption_key),
+            dtype=np.int64,
+            count=self.caption_key.size,
+        )
+        return codes, code_of
+
+
+@dataclass(frozen=True)
+class CaptionSnapshot:
+    """Every page's bank, sends and last sends, read once for a run of many pages."""
+
+    banks: dict[str, list[CaptionCandidate]]  # by owner; "" = shared
+    page_name: npt.NDArray[np.object_]  # the page of each send in `evidence`
+    evidence: CaptionEvidence
+    last_sent: dict[str, dict[str, datetime]]  # page -> caption_key -> last send
+
+    def for_page(
+        self, page_name: str, as_of: datetime
+    ) -> tuple[list[CaptionCandidate], CaptionEvidence, dict[str, datetime]]:
+        """What `Store.caption_candidates`, `caption_evidence` and `last_sent` give for one page."""
+
+        evidence = self.evidence
+        here = self.page_name == page_name
+        elsewhere = ~here & self.shared_rows
+        rows = (here | elsewhere) & (evidence.sent_at < as_of.timestamp())
+        sliced = CaptionEvidence(
+            caption_key=evidence.caption_key[rows],
+            on_this_page=here[rows],
+            is_ppv=evidence.is_ppv[rows],
+            sent_at=evidence.sent_at[rows],
+            sent=evidence.sent[rows],
+            viewed=evidence.viewed[rows],
+            purchased=evidence.purchased[rows],
+            price=evidence.price[rows],
+            caption_code=self.all_codes[0][rows],
+            code_of=self.all_codes[1],
+        )
+        last = {
+            key: instant
+            for key, instant in self.last_sent.get(page_name, {}).items()
+            if instant < as_of
+        }
+        return self.banks.get(page_name, []) + self.banks.get("", []), sliced, last
+
+    @cached_property
+    def all_codes(self) -> tuple[npt.NDArray[np.int64], dict[str, int]]:
+        """Integer codes of every send's caption (computed once per snapshot)."""
+        return self.evidence.codes()
+
+    @cached_property
+    def shared_rows(self) -> npt.NDArray[np.bool_]:
+        """Which sends are of a shared caption (computed once per snapshot)."""
+        import numpy as np
+
+        codes, code_of = self.all_codes
+        shared = np.zeros(len(code_of) + 1, dtype=bool)
+        for candidate in self.banks.get("", []):
+            code = code_of.get(candidate.caption_key)
+            if code is not None:
+                shared[code] = True
+        flags: npt.NDArray[np.bool_] = shared[codes]
+        return flags
 
 
 @dataclass(frozen=True)

@@ -198,12 +198,13 @@ def build_week(
     settings: Settings,
     *,
     persist: bool = True,
+    inputs: WeekInputs | None = None,
 ) -> BuiltWeek:
     """Select, build, validate and (when valid) persist one page-week with its caption locks.
 
     A caption that another page locked after this page read the locks makes the save raise
     LockConflictError (transient): the caller retries with fresh inputs."""
-    inputs = load_week_inputs(store, week)
+    inputs = inputs or load_week_inputs(store, week)
     selection = select_week(store, week, mode, report, settings, inputs=inputs)
     schedule = build(
         report,
@@ -327,6 +328,7 @@ def run_pages(
     defaults to the coming Monday in each page's time zone.
     """
     started_at, clock_start = clock.now(), time_module.perf_counter()
+    # One store unit for the run: threads work on cursors of one connection (DuckDB's model).
     with open_store(store_url) as store:
         pages = find_pages(store, page_names)
         weeks = [
@@ -334,36 +336,52 @@ def run_pages(
             for page in pages
         ]
         reports = analyze_weeks(store, weeks, settings) if weeks else {}
+        snapshot = (
+            store.caption_snapshot(max(w.as_of for w in weeks), CAPTION_LOOKBACK_DAYS)
+            if weeks
+            else None
+        )
+        locks = store.live_locks(min(w.week_start_utc for w in weeks)) if weeks else []
 
-    def one(week: PageWeek) -> PageRun:
-        run = PageRun(week.page.page_name)
-        begun = time_module.perf_counter()
-        retrying = _retrying(settings)
-        try:
-            for attempt in retrying:
-                with attempt, open_store(store_url) as store:
-                    run.built = build_week(
-                        store, week, mode, reports[week.page.page_name], settings
-                    )
-        except Exception as error:  # one page's failure never stops the others
-            if not isinstance(error, ErosError):
-                logger.exception("page %s failed", run.page_name)
-            run.errors.append(
-                {
-                    "page_name": run.page_name,
-                    "stage": "build",
-                    "error": str(error) or type(error).__name__,
-                    "attempts": _attempts(retrying),
-                }
-            )
-        run.seconds = time_module.perf_counter() - begun
-        return run
+        def one(week: PageWeek) -> PageRun:
+            run = PageRun(week.page.page_name)
+            begun = time_module.perf_counter()
+            retrying = _retrying(settings)
+            assert snapshot is not None
+            candidates, evidence, last_sent = snapshot.for_page(week.page.page_name, week.as_of)
+            inputs: WeekInputs | None = WeekInputs(candidates, evidence, last_sent, locks)
+            try:
+                for attempt in retrying:
+                    with attempt:
+                        # A retry reads afresh: a conflict means another page locked a caption.
+                        run.built = build_week(
+                            store,
+                            week,
+                            mode,
+                            reports[week.page.page_name],
+                            settings,
+                            inputs=inputs,
+                        )
+                        inputs = None
+            except Exception as error:  # one page's failure never stops the others
+                if not isinstance(error, ErosError):
+                    logger.exception("page %s failed", run.page_name)
+                run.errors.append(
+                    {
+                        "page_name": run.page_name,
+                        "stage": "build",
+                        "error": str(error) or type(error).__name__,
+                        "attempts": _attempts(retrying),
+                    }
+                )
+            run.seconds = time_module.perf_counter() - begun
+            return run
 
-    if parallel and len(weeks) > 1:
-        with ThreadPoolExecutor(min(settings.workers, len(weeks))) as pool:
-            runs = list(pool.map(one, weeks))
-    else:
-        runs = [one(week) for week in weeks]
+        if parallel and len(weeks) > 1:
+            with ThreadPoolExecutor(min(settings.workers, len(weeks))) as pool:
+                runs = list(pool.map(one, weeks))
+        else:
+            runs = [one(week) for week in weeks]
 
     exportable: list[PageRun] = []
     for run in runs:

@@ -236,6 +236,10 @@ def build(
     any_gap = timedelta(minutes=windows.min_message_gap_minutes)
     hours = hour_values(report)
     plans = day_plans(report, week_start, mode, settings)
+    day_slots = {
+        plan.day: [_slot_time(plan.day, slot, tz) for slot in range(SLOTS_PER_DAY)]
+        for plan in plans
+    }
     week_end_utc = clock.week_bounds_utc(week_start, tz)[1]
     warnings: list[str] = []
 
@@ -245,7 +249,7 @@ def build(
     for plan_index, plan in enumerate(plans):
         if plan.ppv_target == 0:
             continue
-        locals_ = [_slot_time(plan.day, slot, tz) for slot in range(SLOTS_PER_DAY)]
+        locals_ = day_slots[plan.day]
         allowed = [
             local is not None and _in_window(local, windows.ppv_start, windows.ppv_end)
             for local in locals_
@@ -348,7 +352,7 @@ def build(
         room = min(plan.bump_target, parameters.max_messages_per_day - counts[plan.day])
         if room <= 0:
             continue
-        locals_ = [_slot_time(plan.day, slot, tz) for slot in range(SLOTS_PER_DAY)]
+        locals_ = day_slots[plan.day]
         allowed = [
             local is not None
             and not _quiet(local, settings)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         CaptionCandidate,
         CaptionEvidence,
         CaptionLock,
+        CaptionSnapshot,
         CaptionStats,
         JobRun,
     )
@@ -173,6 +174,10 @@ class Store(Protocol):
     def caption_evidence(
         self, page_name: str, as_of: datetime, lookback_days: int
     ) -> CaptionEvidence: ...
+
+    def caption_snapshot(self, as_of: datetime, lookback_days: int) -> CaptionSnapshot:
+        """Every page's bank, sends and last sends in one read (runs of many pages)."""
+        ...
 
     def last_sent(self, page_name: str, as_of: datetime) -> dict[str, datetime]: ...
 

@@ -27,7 +27,14 @@ from tenacity import (
 from eros import clock
 from eros.analyze import PageHistory
 from eros.errors import LockConflictError, StoreBusyError, StoreError
-from eros.models import CaptionCandidate, CaptionEvidence, CaptionLock, CaptionStats, JobRun
+from eros.models import (
+    CaptionCandidate,
+    CaptionEvidence,
+    CaptionLock,
+    CaptionSnapshot,
+    CaptionStats,
+    JobRun,
+)
 from eros.store.base import (
     STAGED,
     DuplicateKey,
@@ -99,6 +106,7 @@ class DuckDBStore:
         self.memory_limit = memory_limit
         self.url = url or f"duckdb:///{path}"
         self._local = threading.local()
+        self._write_lock = threading.Lock()
         self._connection = self._connect(busy_timeout_s)
         self.migrate()
 
@@ -147,7 +155,7 @@ class DuckDBStore:
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        """One transaction; nested blocks join the outer one."""
+        """One transaction; nested blocks join the outer one; one at a time per process."""
         cursor = self._cursor()
         if self._local.depth > 0:
             self._local.depth += 1
@@ -156,19 +164,22 @@ class DuckDBStore:
             finally:
                 self._local.depth -= 1
             return
-        with translate_errors(str(self.path)):
-            cursor.execute("BEGIN TRANSACTION")
-        self._local.depth = 1
-        try:
-            yield
-        except BaseException:
+        # One writing transaction at a time in this process: threads on cursors of one
+        # connection would otherwise meet DuckDB's write-write conflicts on shared rows (locks).
+        with self._write_lock:
+            with translate_errors(str(self.path)):
+                cursor.execute("BEGIN TRANSACTION")
+            self._local.depth = 1
+            try:
+                yield
+            except BaseException:
+                self._local.depth = 0
+                with translate_errors(str(self.path)):
+                    cursor.execute("ROLLBACK")
+                raise
             self._local.depth = 0
             with translate_errors(str(self.path)):
-                cursor.execute("ROLLBACK")
-            raise
-        self._local.depth = 0
-        with translate_errors(str(self.path)):
-            cursor.execute("COMMIT")
+                cursor.execute("COMMIT")
 
     def close(self) -> None:
         self._connection.close()
@@ -372,6 +383,52 @@ class DuckDBStore:
             viewed=np.asarray(columns["viewed_count"], dtype=np.float64),
             purchased=np.asarray(columns["purchased_count"], dtype=np.float64),
             price=np.asarray(columns["price"], dtype=np.float64),
+        )
+
+    def caption_snapshot(self, as_of: datetime, lookback_days: int) -> CaptionSnapshot:
+        """Every page's caption bank, sends and last sends in one read, for runs of many pages."""
+        import numpy as np
+
+        until = to_db_instant(as_of)
+        since = until - timedelta(days=lookback_days)
+        banks: dict[str, list[CaptionCandidate]] = {}
+        for row in self.fetchall(
+            "SELECT caption_key, caption_text, message_type, page_name, content_category, "
+            "price_tier, trigger, active FROM captions ORDER BY caption_key, page_name"
+        ):
+            candidate = CaptionCandidate(*row)
+            banks.setdefault(candidate.owner, []).append(candidate)
+        columns = (
+            self._cursor()
+            .execute(
+                "SELECT page_name, caption_key, message_type IN ('ppv', 'followup') AS is_ppv, "
+                "epoch(sent_at) AS sent_at, sent_count, viewed_count, purchased_count, price "
+                "FROM messages WHERE sent_at >= ? AND sent_at < ? ORDER BY page_name, sent_at",
+                [since, until],
+            )
+            .fetchnumpy()
+        )
+        last: dict[str, dict[str, datetime]] = {}
+        for page, key, instant in self.fetchall(
+            "SELECT page_name, caption_key, max(sent_at) FROM messages WHERE sent_at < ? "
+            "GROUP BY page_name, caption_key",
+            [until],
+        ):
+            last.setdefault(page, {})[key] = instant.replace(tzinfo=UTC)
+        return CaptionSnapshot(
+            banks=banks,
+            page_name=np.asarray(columns["page_name"], dtype=object),
+            evidence=CaptionEvidence(
+                caption_key=np.asarray(columns["caption_key"], dtype=object),
+                on_this_page=np.zeros(len(columns["caption_key"]), dtype=bool),
+                is_ppv=np.asarray(columns["is_ppv"], dtype=bool),
+                sent_at=np.asarray(columns["sent_at"], dtype=np.float64),
+                sent=np.asarray(columns["sent_count"], dtype=np.float64),
+                viewed=np.asarray(columns["viewed_count"], dtype=np.float64),
+                purchased=np.asarray(columns["purchased_count"], dtype=np.float64),
+                price=np.asarray(columns["price"], dtype=np.float64),
+            ),
+            last_sent=last,
         )
 
     def last_sent(self, page_name: str, as_of: datetime) -> dict[str, datetime]:
