@@ -1,0 +1,116 @@
+"""The schedule CSV contract, read back with the csv module."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from eros.errors import TerminalError
+from eros.export.csv import atomic_output, export_csv
+from eros.export.rows import CSV_COLUMNS, ScheduleExport
+
+
+def read_back(path: Path) -> list[list[str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_header_and_cells_follow_the_contract(
+    tmp_path: Path, schedules: list[ScheduleExport]
+) -> None:
+    path = tmp_path / "schedule.csv"
+    assert export_csv(schedules, path) == 7
+    lines = read_back(path)
+    assert lines[0] == list(CSV_COLUMNS)
+    assert len(lines) == 8
+    sid = "sch-jadebri-2025W44"
+    assert lines[1] == [
+        sid,
+        "jadebri",
+        "2025-10-27",
+        "Monday",
+        "2025-10-27T09:30:00-07:00",
+        "2025-10-27T16:30:00Z",
+        "ppv",
+        "cap-ppv-1",
+        'New set, "just for you", babe 💋 — café edition',
+        "25.00",
+        "standard",
+        "lingerie",
+        "urgency",
+        "",
+        "112.50",
+    ]
+    followup = lines[2]
+    assert followup[8] == "Did you see it?\nStill unlocked for 2 more hours"
+    assert followup[13] == "cap-ppv-1"
+    assert followup[9] == "0.00"
+    assert followup[14] == "18.25"
+    # US DST ends on Sunday 2025-11-02: same wall-clock time, different offsets and UTC instants.
+    assert lines[3][2:6] == [
+        "2025-11-01",
+        "Saturday",
+        "2025-11-01T20:00:00-07:00",
+        "2025-11-02T03:00:00Z",
+    ]
+    assert lines[4][2:6] == [
+        "2025-11-02",
+        "Sunday",
+        "2025-11-02T20:00:00-08:00",
+        "2025-11-03T04:00:00Z",
+    ]
+    assert lines[3][8] == "=1+1 hey you"  # the contract keeps captions verbatim
+    # London: BST on Saturday 25 Oct, GMT from Sunday 26 Oct.
+    assert lines[5][:6] == [
+        "sch-missalexa-2025W43",
+        "missalexa_free",
+        "2025-10-25",
+        "Saturday",
+        "2025-10-25T21:00:00+01:00",
+        "2025-10-25T20:00:00Z",
+    ]
+    assert lines[6][4:6] == ["2025-10-26T21:00:00+00:00", "2025-10-26T21:00:00Z"]
+    assert lines[6][9:12] == ["9.99", "budget", ""]
+    assert [line[0] for line in lines[1:]] == [sid] * 4 + ["sch-missalexa-2025W43"] * 2 + [
+        "sch-missalexa-2025W44"
+    ]
+
+
+def test_bytes_are_utf8_with_lf_line_ends(tmp_path: Path, la_week: ScheduleExport) -> None:
+    path = tmp_path / "schedule.csv"
+    export_csv([la_week], path)
+    raw = path.read_bytes()
+    assert b"\r" not in raw
+    assert not raw.startswith(b"\xef\xbb\xbf")
+    assert raw.decode("utf-8").startswith(",".join(CSV_COLUMNS) + "\n")
+    assert "💋".encode() in raw
+
+
+def test_no_schedules_write_the_header_only(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "empty.csv"
+    assert export_csv([], path) == 0
+    assert read_back(path) == [list(CSV_COLUMNS)]
+
+
+def test_atomic_output_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+    path = tmp_path / "schedule.csv"
+    path.write_text("old\n")
+
+    def crash_while_writing() -> None:
+        with atomic_output(path) as temporary:
+            temporary.write_text("half a fi")
+            raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError):
+        crash_while_writing()
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["schedule.csv"]
+
+
+def test_an_unwritable_folder_is_a_terminal_error(tmp_path: Path, la_week: ScheduleExport) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(TerminalError, match="cannot write"):
+        export_csv([la_week], blocker / "schedule.csv")
