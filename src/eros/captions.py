@@ -13,6 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from statistics import median
 from typing import TYPE_CHECKING
 
 from eros import clock
@@ -327,7 +328,7 @@ def _prices(
     for position, price in zip(send_position[priced], evidence.price[priced], strict=True):
         history.setdefault(int(position), []).append(float(price))
     for i, seen in history.items():
-        prices[i] = float(np.median(seen))
+        prices[i] = median(seen)  # a handful of sends each: statistics beats numpy here
     for i, caption in enumerate(free):
         if caption.price_tier in PRICE_TIERS:
             low, high = settings.price_band(caption.price_tier)

@@ -75,21 +75,27 @@ class CaptionSnapshot:
     ) -> tuple[list[CaptionCandidate], CaptionEvidence, dict[str, datetime]]:
         """What `Store.caption_candidates`, `caption_evidence` and `last_sent` give for one page."""
 
+        import numpy as np
+
         evidence = self.evidence
-        here = self.page_name == page_name
-        elsewhere = ~here & self.shared_rows
-        rows = (here | elsewhere) & (evidence.sent_at < as_of.timestamp())
+        start, stop = self.page_bounds.get(page_name, (0, 0))
+        shared = self.shared_indexes
+        others = shared[(shared < start) | (shared >= stop)]
+        rows = np.concatenate([np.arange(start, stop), others])
+        rows = rows[evidence.sent_at[rows] < as_of.timestamp()]
+        here = (rows >= start) & (rows < stop)
+        codes, code_of = self.all_codes
         sliced = CaptionEvidence(
             caption_key=evidence.caption_key[rows],
-            on_this_page=here[rows],
+            on_this_page=here,
             is_ppv=evidence.is_ppv[rows],
             sent_at=evidence.sent_at[rows],
             sent=evidence.sent[rows],
             viewed=evidence.viewed[rows],
             purchased=evidence.purchased[rows],
             price=evidence.price[rows],
-            caption_code=self.all_codes[0][rows],
-            code_of=self.all_codes[1],
+            caption_code=codes[rows],
+            code_of=code_of,
         )
         last = {
             key: instant
@@ -97,6 +103,25 @@ class CaptionSnapshot:
             if instant < as_of
         }
         return self.banks.get(page_name, []) + self.banks.get("", []), sliced, last
+
+    @cached_property
+    def page_bounds(self) -> dict[str, tuple[int, int]]:
+        """Each page's rows [start, stop) in `evidence` (the store returns them grouped by page)."""
+        bounds: dict[str, tuple[int, int]] = {}
+        names = self.page_name
+        start = 0
+        for index in range(1, len(names) + 1):
+            if index == len(names) or names[index] != names[start]:
+                bounds[str(names[start])] = (start, index)
+                start = index
+        return bounds
+
+    @cached_property
+    def shared_indexes(self) -> npt.NDArray[np.int64]:
+        import numpy as np
+
+        indexes: npt.NDArray[np.int64] = np.flatnonzero(self.shared_rows)
+        return indexes
 
     @cached_property
     def all_codes(self) -> tuple[npt.NDArray[np.int64], dict[str, int]]:
