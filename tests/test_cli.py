@@ -11,7 +11,18 @@ from eros.errors import ImportRejected
 
 runner = CliRunner()
 
-COMMANDS = ["import", "pages", "analyze", "select", "build", "jobs", "demo", "settings"]
+COMMANDS = [
+    "import",
+    "pages",
+    "analyze",
+    "select",
+    "build",
+    "run",
+    "export",
+    "jobs",
+    "demo",
+    "settings",
+]
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -124,6 +135,12 @@ def test_demo_builds_the_seed_agency(tmp_path: Path) -> None:
     assert code == 0
     result = json.loads(out)
     assert result["week_start"] == "2025-11-03"
+    overall = result["run"]["orchestration_summary"]
+    assert (overall["total_pages"], overall["failed"]) == (38, 0)
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        "schedules.csv",
+        "schedules.xlsx",
+    ]
     imported = {report["kind"]: report for report in result["imports"]}
     assert imported["pages"]["inserted"] == 38
     assert imported["messages"]["inserted"] > 50_000

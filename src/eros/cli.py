@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import nullcontext
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, is_dataclass, replace
 from datetime import date, datetime, time
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -770,17 +770,26 @@ def demo_command(
         Path | None,
         typer.Option("--data-dir", help="Also keep the generated import files in this folder."),
     ] = None,
+    run: Annotated[
+        bool,
+        typer.Option("--run/--no-run", help="Then run the main job: plan and export every page."),
+    ] = True,
+    out: Annotated[Path, typer.Option("--out", help="Folder for schedules.xlsx and .csv.")] = Path(
+        "out"
+    ),
     as_json: JsonOption = False,
 ) -> None:
-    """Build a demo agency: the seed's 38 pages with 26 weeks of synthetic history, in a new store.
+    """Build a demo agency and plan its week: the seed's 38 pages with 26 weeks of history.
 
     The history comes from a simulator with a hidden ground truth (audiences, hours, caption appeal,
-    fatigue, holidays) and goes in through the same import as real data.
+    fatigue, holidays) and goes in through the same import as real data. Then the main job runs on
+    it, as `eros run --all` would, and writes out/schedules.xlsx and out/schedules.csv.
 
     Example: eros demo --week 2025-11-03 --data-dir demo-data
     """
     from eros import clock
     from eros.demo import build_demo
+    from eros.pipeline import run_pages, run_summary
 
     settings = settings_for()
     monday = clock.parse_week(week, clock.zone(settings.timezone))
@@ -799,13 +808,29 @@ def demo_command(
             data_dir=data_dir,
             on_step=step,
         )
+        summary = None
+        if run:
+            step(f"planning the week of {result.week_start.isoformat()} for every page")
+            job = run_pages(
+                str(result.store_path),
+                None,
+                result.week_start,
+                "optimize",
+                settings,
+                destinations=["xlsx", "csv"],
+                out_dir=out,
+            )
+            summary = run_summary(job)
     if as_json:
-        print_json(result)
+        print_json(replace(result, run=summary))
         return
     rows = ", ".join(f"{report.rows:,} {report.kind}" for report in result.imports)
     console.print(f"[bold]demo store[/] {result.store_path}: {rows}")
     console.print(f"history ends {result.week_start.isoformat()} (the week it plans starts then)")
-    pages_command(store=str(result.store_path), as_json=False)
+    if summary is None:
+        pages_command(store=str(result.store_path), as_json=False)
+    else:
+        _print_run(summary)
 
 
 # -- settings -------------------------------------------------------------------------------------

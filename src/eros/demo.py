@@ -33,6 +33,7 @@ class DemoResult:
     seed: int
     imports: tuple[ImportReport, ...]
     data_dir: Path | None
+    run: dict[str, object] | None = None  # the main job's summary, when the demo ran it
 
 
 def _cell(value: Any) -> Any:
