@@ -580,34 +580,35 @@ def _run_with_progress(
     out: Path,
     show_progress: bool,
 ) -> Any:
+    from contextlib import ExitStack
+
     from eros.pipeline import run_pages
 
-    if not show_progress:
-        return run_pages(
-            settings.store,
-            pages,
-            monday,
-            mode,
-            settings,
-            auto_export=auto_export,
-            parallel=parallel,
-            destinations=destinations,
-            out_dir=out,
-        )
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    with ExitStack() as stack:
+        done = None
+        if show_progress:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
-    with Progress(
-        TextColumn("planning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("pages", total=None)
+            progress = stack.enter_context(
+                Progress(
+                    TextColumn("planning"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=err_console,
+                    transient=True,
+                )
+            )
+            task = progress.add_task("pages", total=None)
 
-        def done(run: Any) -> None:
-            progress.advance(task)
+            def done(run: Any) -> None:
+                progress.advance(task)
 
         return run_pages(
             settings.store,
@@ -677,9 +678,8 @@ def export_command(
 
     Example: eros export SCH_2025W45_JADEBRI_ABC123 --to xlsx,csv --out out
     """
-    from eros import clock
     from eros.errors import ErosError, InputError
-    from eros.export import export_schedules, parse_destinations
+    from eros.export import export_schedules, parse_destinations, record_attempts
     from eros.store import open_store
 
     settings = settings_for(store)
@@ -690,16 +690,7 @@ def export_command(
             raise InputError(f"unknown schedule {schedule_id!r}: see `eros run` or `eros build`")
         outcome = export_schedules([schedule], destinations, out, settings)
         attempts = outcome.attempts.get(schedule_id, [])
-        for attempt in attempts:
-            opened.record_export(
-                schedule_id,
-                attempt.destination,
-                attempt.status,
-                attempt.rows,
-                attempt.duration_ms,
-                attempt.error,
-                clock.now(),
-            )
+        record_attempts(opened, schedule_id, attempts)
     if as_json:
         print_json({"schedule_id": schedule_id, "attempts": attempts, "files": outcome.files})
     else:

@@ -55,12 +55,11 @@ class StoreBusyError(TransientError):
 class LockConflictError(TransientError):
     """Another page locked some of the captions first; selecting again will avoid them."""
 
-    def __init__(self, page_name: str, caption_keys: list[str]) -> None:
+    def __init__(self, page_name: str, caption_keys: list[str] | None = None) -> None:
         self.page_name = page_name
-        self.caption_keys = caption_keys
-        super().__init__(
-            f"page {page_name!r}: {len(caption_keys)} caption(s) were locked by another page first"
-        )
+        self.caption_keys = caption_keys or []
+        count = f"{len(caption_keys)} caption(s)" if caption_keys else "a caption"
+        super().__init__(f"page {page_name!r}: {count} locked by another page first")
 
 
 @dataclass(frozen=True)

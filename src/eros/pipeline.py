@@ -420,7 +420,7 @@ def export_runs(
     settings: Settings,
 ) -> dict[str, list[str]]:
     """Export the gated schedules to every destination, recording each attempt in the log."""
-    from eros.export import export_schedules
+    from eros.export import export_schedules, record_attempts
 
     if not runs:
         return {}
@@ -438,16 +438,9 @@ def export_runs(
         outcome = export_schedules(list(schedules.values()), destinations, out_dir, settings)
         for run in runs:
             schedule = schedules[run.page_name]
-            for attempt in outcome.attempts.get(schedule.schedule_id, []):
-                store.record_export(
-                    schedule.schedule_id,
-                    attempt.destination,
-                    attempt.status,
-                    attempt.rows,
-                    attempt.duration_ms,
-                    attempt.error,
-                    clock.now(),
-                )
+            attempts = outcome.attempts.get(schedule.schedule_id, [])
+            record_attempts(store, schedule.schedule_id, attempts)
+            for attempt in attempts:
                 if attempt.status == "exported":
                     run.destinations.append(attempt.destination)
                 else:

@@ -17,6 +17,7 @@ from eros.errors import InputError
 if TYPE_CHECKING:
     from eros.export.rows import ScheduleExport
     from eros.settings import Settings
+    from eros.store import Store
 
 DESTINATIONS = ("xlsx", "csv", "ics", "sheets")
 
@@ -38,6 +39,22 @@ class ExportOutcome:
 
     def add(self, schedule_id: str, attempt: ExportAttempt) -> None:
         self.attempts.setdefault(schedule_id, []).append(attempt)
+
+
+def record_attempts(store: Store, schedule_id: str, attempts: Sequence[ExportAttempt]) -> None:
+    """Write each attempt to schedule_export_log."""
+    from eros import clock
+
+    for attempt in attempts:
+        store.record_export(
+            schedule_id,
+            attempt.destination,
+            attempt.status,
+            attempt.rows,
+            attempt.duration_ms,
+            attempt.error,
+            clock.now(),
+        )
 
 
 def parse_destinations(text: str) -> list[str]:

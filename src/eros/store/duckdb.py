@@ -551,7 +551,7 @@ class DuckDBStore:
             if isinstance(
                 error.__cause__, duckdb.ConstraintException | duckdb.TransactionException
             ):
-                raise LockConflictError(schedule.page_name, sorted(lock_expiry)) from error
+                raise LockConflictError(schedule.page_name) from error
             raise
 
     def _save_schedule(
