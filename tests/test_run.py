@@ -135,7 +135,7 @@ def assert_csv_schedules_validate(path: Path, summary: dict[str, Any], store_pat
             messages=parsed,
             day_plans=[DayPlan(day, 99, 0, None, False) for day in days],
             placement_method="csv",
-            warnings=["PPV counts as exported"],
+            ppv_shortfalls=["PPV counts as exported"],
         )
         ppv_counts = {day.isoformat(): 99 for day in days}
         validation = validate(schedule, ValidationContext(ppv_counts), settings)

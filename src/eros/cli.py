@@ -432,14 +432,14 @@ def build_command(
     Example: eros build jadebri --week 2025-11-03 --mode safe --store eros-demo.duckdb
     """
     from eros import clock
-    from eros.pipeline import build_page_week
+    from eros.pipeline import build_page_week, find_pages
     from eros.schedule import schedule_as_dict
     from eros.store import open_store
 
     settings = settings_for(store)
     _check_mode(mode)
     with open_store(settings.store) as opened:
-        (found,) = find_pages_or_fail(opened, page)
+        (found,) = find_pages(opened, [page])
     monday = clock.parse_week(week, clock.zone(found.timezone))
     built = build_page_week(settings.store, page, monday, mode, settings)
     validation = built.validation
@@ -470,12 +470,6 @@ def build_command(
             err_console.print(f"[yellow]warning:[/] {warning}")
     if not validation.ok:
         raise typer.Exit(1)
-
-
-def find_pages_or_fail(opened: Any, page: str) -> list[Any]:
-    from eros.pipeline import find_pages
-
-    return find_pages(opened, [page])
 
 
 def _print_schedule(schedule: Any) -> None:

@@ -74,6 +74,8 @@ class Schedule:
     day_plans: list[DayPlan]
     placement_method: str
     warnings: list[str] = field(default_factory=list)
+    # Why some days have fewer PPVs than planned (short pool, window, diversity); empty if none.
+    ppv_shortfalls: list[str] = field(default_factory=list)
 
     @property
     def expected_revenue(self) -> float:
@@ -242,6 +244,7 @@ def build(
     }
     week_end_utc = clock.week_bounds_utc(week_start, tz)[1]
     warnings: list[str] = []
+    shortfalls: list[str] = []
 
     # 1. PPV times, per day (exact DP), then captions placed across the week.
     ppv_times: list[datetime] = []
@@ -257,7 +260,7 @@ def build(
         values = [hours[slot * SLOT_MINUTES // 60] for slot in range(SLOTS_PER_DAY)]
         chosen = best_slots(values, allowed, plan.ppv_target, gap_slots)
         if len(chosen) < plan.ppv_target:
-            warnings.append(
+            shortfalls.append(
                 f"{plan.day}: only {len(chosen)} of {plan.ppv_target} PPVs fit the window "
                 f"with a {min_gap}-minute gap"
             )
@@ -270,7 +273,7 @@ def build(
             ppv_values.append(values[slot] * day_index)
     pool = selection.caption_pool.ppv_captions
     if len(pool) < len(ppv_times):
-        warnings.append(
+        shortfalls.append(
             f"short PPV pool: {len(pool)} captions for {len(ppv_times)} PPV slots; "
             f"{len(ppv_times) - len(pool)} slot(s) left out"
         )
@@ -300,7 +303,7 @@ def build(
             _message(ppv_times[slot], "ppv", item, item.price, plans, expected=expected)
         )
     if len(kept) < len(ppv_times):
-        warnings.append(
+        shortfalls.append(
             f"{len(ppv_times) - len(kept)} PPV slot(s) left out: the diversity rules or the "
             "trigger budgets leave no caption for them"
         )
@@ -425,7 +428,8 @@ def build(
         messages=messages,
         day_plans=plans,
         placement_method=placement.method,
-        warnings=warnings,
+        warnings=shortfalls + warnings,
+        ppv_shortfalls=shortfalls,
     )
 
 
