@@ -164,14 +164,14 @@ def test_no_auto_export_skips_with_reason_manual(demo_store_path: Path, tmp_path
 def test_one_failing_page_never_stops_the_others(
     demo_store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_build_week = pipeline.build_week
+    real_plan_week = pipeline.plan_week
 
-    def build_week(store: Any, week: Any, *args: Any, **kwargs: Any) -> Any:
+    def plan_week(week: Any, *args: Any, **kwargs: Any) -> Any:
         if week.page.page_name == "talia":
             raise RuntimeError("disk on fire")
-        return real_build_week(store, week, *args, **kwargs)
+        return real_plan_week(week, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "build_week", build_week)
+    monkeypatch.setattr(pipeline, "plan_week", plan_week)
     code, summary = run_json(
         "talia",
         "jadebri",

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import time as time_module
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Literal
@@ -190,6 +191,56 @@ def validation_context(inputs: WeekInputs, schedule: Schedule) -> ValidationCont
     )
 
 
+def plan_week(
+    week: PageWeek,
+    mode: str,
+    report: PerformanceReport,
+    settings: Settings,
+    inputs: WeekInputs,
+) -> BuiltWeek:
+    """Select, build and validate one page-week: pure, no store (so it can run in a worker)."""
+    selection = select_captions(
+        page_name=week.page.page_name,
+        week_start=week.week_start,
+        week_start_utc=week.week_start_utc,
+        mode=mode,
+        candidates=inputs.candidates,
+        evidence=inputs.evidence,
+        last_sent=inputs.last_sent,
+        locks=inputs.locks,
+        report=report,
+        settings=settings,
+    )
+    schedule = build(
+        report,
+        selection,
+        page_name=week.page.page_name,
+        timezone=week.page.timezone,
+        week_start=week.week_start,
+        mode=mode,
+        settings=settings,
+    )
+    validation = validate(schedule, validation_context(inputs, schedule), settings)
+    return BuiltWeek(report, selection, schedule, validation, "not saved")
+
+
+def persist_week(store: Store, week: PageWeek, planned: BuiltWeek, settings: Settings) -> BuiltWeek:
+    """Save a valid planned week with its caption locks (one transaction); an invalid one is not
+    saved. A caption another page locked meanwhile raises LockConflictError (transient)."""
+    if not planned.validation.ok:
+        return planned
+    schedule = planned.schedule
+    expiry = {
+        message.caption_key: lock_expiry(week.week_start_utc, settings, message.message_type)
+        for message in schedule.messages
+        if message.message_type in ("ppv", "bump")
+    }
+    persisted = store.save_schedule(
+        schedule, True, json.dumps(report_summary(planned.report)), expiry, clock.now()
+    )
+    return replace(planned, persisted=persisted)
+
+
 def build_week(
     store: Store,
     week: PageWeek,
@@ -204,29 +255,8 @@ def build_week(
 
     A caption that another page locked after this page read the locks makes the save raise
     LockConflictError (transient): the caller retries with fresh inputs."""
-    inputs = inputs or load_week_inputs(store, week)
-    selection = select_week(store, week, mode, report, settings, inputs=inputs)
-    schedule = build(
-        report,
-        selection,
-        page_name=week.page.page_name,
-        timezone=week.page.timezone,
-        week_start=week.week_start,
-        mode=mode,
-        settings=settings,
-    )
-    validation = validate(schedule, validation_context(inputs, schedule), settings)
-    persisted = "not saved"
-    if persist and validation.ok:
-        expiry = {
-            message.caption_key: lock_expiry(week.week_start_utc, settings, message.message_type)
-            for message in schedule.messages
-            if message.message_type in ("ppv", "bump")
-        }
-        persisted = store.save_schedule(
-            schedule, validation.ok, json.dumps(report_summary(report)), expiry, clock.now()
-        )
-    return BuiltWeek(report, selection, schedule, validation, persisted)
+    planned = plan_week(week, mode, report, settings, inputs or load_week_inputs(store, week))
+    return persist_week(store, week, planned, settings) if persist else planned
 
 
 def report_summary(report: PerformanceReport) -> dict[str, object]:
@@ -309,6 +339,29 @@ def _attempts(retrying: Retrying) -> int:
     return int(retrying.statistics.get("attempt_number", 1))
 
 
+@dataclass(frozen=True)
+class _WorkerContext:
+    """What a forked planning worker needs; set just before the fork, so nothing is pickled."""
+
+    weeks: dict[str, PageWeek]
+    reports: dict[str, PerformanceReport]
+    inputs: Callable[[PageWeek], WeekInputs]
+    mode: str
+    settings: Settings
+
+
+_WORKER_CONTEXT: _WorkerContext | None = None
+
+
+def _plan_in_worker(page_name: str) -> BuiltWeek:
+    context = _WORKER_CONTEXT
+    assert context is not None, "planning workers must be forked from run_pages"
+    week = context.weeks[page_name]
+    return plan_week(
+        week, context.mode, context.reports[page_name], context.settings, context.inputs(week)
+    )
+
+
 def run_pages(
     store_url: str,
     page_names: Sequence[str] | None,
@@ -324,8 +377,9 @@ def run_pages(
 ) -> RunResult:
     """analyse -> target -> select -> build -> validate -> persist -> gate -> export, per page.
 
-    Pages run in parallel (bounded workers); one page's failure never stops the others. The week
-    defaults to the coming Monday in each page's time zone.
+    Pages are planned in parallel (bounded worker processes) and saved one by one in page order;
+    one page's failure never stops the others. The week defaults to the coming Monday in each
+    page's time zone.
     """
     started_at, clock_start = clock.now(), time_module.perf_counter()
     # One store unit for the run: threads work on cursors of one connection (DuckDB's model).
@@ -343,26 +397,29 @@ def run_pages(
         )
         locks = store.live_locks(min(w.week_start_utc for w in weeks)) if weeks else []
 
-        def one(week: PageWeek) -> PageRun:
+        def from_snapshot(week: PageWeek) -> WeekInputs:
+            assert snapshot is not None
+            candidates, evidence, last_sent = snapshot.for_page(week.page.page_name, week.as_of)
+            return WeekInputs(candidates, evidence, last_sent, locks)
+
+        def complete(week: PageWeek, first_plan: Callable[[], BuiltWeek]) -> PageRun:
+            """Persist a page's plan, planning again from the store if a caption was taken."""
             run = PageRun(week.page.page_name)
             begun = time_module.perf_counter()
             retrying = _retrying(settings)
-            assert snapshot is not None
-            candidates, evidence, last_sent = snapshot.for_page(week.page.page_name, week.as_of)
-            inputs: WeekInputs | None = WeekInputs(candidates, evidence, last_sent, locks)
+            plans = [first_plan]
+            report = reports[week.page.page_name]
             try:
                 for attempt in retrying:
                     with attempt:
-                        # A retry reads afresh: a conflict means another page locked a caption.
-                        run.built = build_week(
-                            store,
-                            week,
-                            mode,
-                            reports[week.page.page_name],
-                            settings,
-                            inputs=inputs,
+                        planned = (
+                            plans.pop()()
+                            if plans
+                            else plan_week(
+                                week, mode, report, settings, load_week_inputs(store, week)
+                            )
                         )
-                        inputs = None
+                        run.built = persist_week(store, week, planned, settings)
             except Exception as error:  # one page's failure never stops the others
                 if not isinstance(error, ErosError):
                     logger.exception("page %s failed", run.page_name)
@@ -377,11 +434,31 @@ def run_pages(
             run.seconds = time_module.perf_counter() - begun
             return run
 
-        if parallel and len(weeks) > 1:
-            with ThreadPoolExecutor(min(settings.workers, len(weeks))) as pool:
-                runs = list(pool.map(one, weeks))
+        def in_process(week: PageWeek) -> Callable[[], BuiltWeek]:
+            report = reports[week.page.page_name]
+            return lambda: plan_week(week, mode, report, settings, from_snapshot(week))
+
+        # Planning is pure and CPU-bound: worker processes (forked, so they share the snapshot
+        # for free) plan the pages while this process saves them, in page order so that which
+        # page keeps a contested shared caption never depends on timing.
+        workers = min(settings.workers, len(weeks))
+        if parallel and workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            global _WORKER_CONTEXT
+            _WORKER_CONTEXT = _WorkerContext(
+                {w.page.page_name: w for w in weeks}, reports, from_snapshot, mode, settings
+            )
+            try:
+                context = multiprocessing.get_context("fork")
+                with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                    futures = [pool.submit(_plan_in_worker, w.page.page_name) for w in weeks]
+                    runs = [
+                        complete(week, future.result)
+                        for week, future in zip(weeks, futures, strict=True)
+                    ]
+            finally:
+                _WORKER_CONTEXT = None
         else:
-            runs = [one(week) for week in weeks]
+            runs = [complete(week, in_process(week)) for week in weeks]
 
     exportable: list[PageRun] = []
     for run in runs:
