@@ -105,7 +105,7 @@ def select_captions(
         if lock.page_name != page_name and lock.expires_at > week_start_utc
     }
     parameters = report.optimization_parameters
-    mode_rule = settings.modes[mode]  # type: ignore[index]
+    mode_rule = settings.mode(mode)
     week_ppv_slots = max(1, round(parameters.daily_ppv_target * 7 * mode_rule.volume_factor))
     target = count if count is not None else report.caption_target
     audience = report.account_classification.audience_size
@@ -320,7 +320,7 @@ def _prices(
     import numpy as np
 
     prices = np.array(
-        [settings.prices.get(c.price_tier or "standard", 25.0) for c in free],  # type: ignore[call-overload]
+        [settings.tier_price(c.price_tier) for c in free],
         dtype=np.float64,
     )
     priced = here & (evidence.price > 0)

@@ -129,7 +129,7 @@ def day_plans(
     tier = settings.tier(report.account_classification.size_tier)
     risk_name = report.saturation_analysis.risk_level
     risk = settings.risk(risk_name)
-    mode_rule = settings.modes[mode]  # type: ignore[index]
+    mode_rule = settings.mode(mode)
     cooling = settings.cooling
     parameters = report.optimization_parameters
     plans = []
@@ -232,7 +232,7 @@ def build(
     week_start = clock.week_start(week_start)
     windows = settings.windows
     parameters = report.optimization_parameters
-    mode_rule = settings.modes[mode]  # type: ignore[index]
+    mode_rule = settings.mode(mode)
     min_gap = parameters.min_ppv_gap_minutes + mode_rule.gap_extension_minutes
     gap_slots = math.ceil(min_gap / SLOT_MINUTES)
     any_gap = timedelta(minutes=windows.min_message_gap_minutes)
@@ -316,7 +316,7 @@ def build(
         for ppv in sorted(
             (m for m in messages if m.message_type == "ppv"), key=lambda m: m.send_at_utc
         ):
-            rule = settings.follow_ups.get(ppv.price_tier or "", None)  # type: ignore[call-overload]
+            rule = settings.follow_up(ppv.price_tier)
             for delay in rule.delays_hours if rule else ():
                 when = _follow_up_time(
                     ppv.send_at_utc + timedelta(hours=delay), tz, occupied, any_gap, settings

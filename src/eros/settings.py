@@ -378,6 +378,18 @@ class Settings(BaseSettings):
     def tier(self, name: str) -> TierRule:
         return self.tiers[name.lower()]  # type: ignore[index]
 
+    def mode(self, name: str) -> ModeRule:
+        return self.modes[name]  # type: ignore[index]
+
+    def tier_price(self, price_tier: str | None) -> float:
+        """The default price of a price tier (standard's for an unknown or missing tier)."""
+        prices: dict[str, float] = dict(self.prices)
+        return prices.get(price_tier or "standard", prices["standard"])
+
+    def follow_up(self, price_tier: str | None) -> FollowUpRule | None:
+        rules: dict[str, FollowUpRule] = dict(self.follow_ups)
+        return rules.get(price_tier or "")
+
     def price_band(self, price_tier: str) -> tuple[float, float]:
         """The prices a tier allows: its default price ± `price_tolerance`."""
         base = self.prices[price_tier]  # type: ignore[index]
