@@ -383,12 +383,13 @@ class Settings(BaseSettings):
 
     def tier_price(self, price_tier: str | None) -> float:
         """The default price of a price tier (standard's for an unknown or missing tier)."""
-        prices: dict[str, float] = dict(self.prices)
-        return prices.get(price_tier or "standard", prices["standard"])
+        return next(
+            (price for name, price in self.prices.items() if name == price_tier),
+            self.prices["standard"],
+        )
 
     def follow_up(self, price_tier: str | None) -> FollowUpRule | None:
-        rules: dict[str, FollowUpRule] = dict(self.follow_ups)
-        return rules.get(price_tier or "")
+        return next((rule for name, rule in self.follow_ups.items() if name == price_tier), None)
 
     def price_band(self, price_tier: str) -> tuple[float, float]:
         """The prices a tier allows: its default price ± `price_tolerance`."""
