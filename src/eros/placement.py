@@ -275,17 +275,18 @@ def solve_milp(
     rows: list[tuple[list[int], float]] = []
     rows += [([var(c, s) for c in range(count)], 1) for s in range(slots)]
     rows += [([var(c, s) for s in range(slots)], 1) for c in range(count)]
-    for category in {caption.category for caption in captions}:
+    # Sorted: the constraint order (and so HiGHS's answer) must not follow the string-hash seed.
+    for category in sorted({caption.category for caption in captions}):
         members = [c for c in range(count) if captions[c].category == category]
         for s in range(slots - 1):
             rows.append(([var(c, s) for c in members] + [var(c, s + 1) for c in members], 1))
-    for tier in {caption.price_tier for caption in captions}:
+    for tier in sorted({caption.price_tier for caption in captions}):
         members = [c for c in range(count) if captions[c].price_tier == tier]
         if len(members) < 3:
             continue
         for s in range(slots - 2):
             rows.append(([var(c, s + k) for c in members for k in range(3)], 2))
-    for trigger in {caption.trigger for caption in captions if caption.trigger is not None}:
+    for trigger in sorted({c.trigger for c in captions if c.trigger is not None}):
         members = [c for c in range(count) if captions[c].trigger == trigger]
         rows.append(([var(c, s) for c in members for s in range(slots)], budgets.get(trigger, 0)))
     row_index = np.concatenate(

@@ -312,6 +312,7 @@ def build(
     occupied = sorted(message.send_at_utc for message in messages)
     per_day = {plan.day: plan for plan in plans}
     counts = {plan.day: sum(m.day == plan.day for m in messages) for plan in plans}
+    follow_ups_on = dict.fromkeys(per_day, 0)
     if mode_rule.follow_ups:
         for ppv in sorted(
             (m for m in messages if m.message_type == "ppv"), key=lambda m: m.send_at_utc
@@ -324,7 +325,12 @@ def build(
                 if when is None or when >= week_end_utc:
                     continue
                 day = when.astimezone(tz).date()
-                if day not in per_day or counts[day] >= parameters.max_messages_per_day:
+                # A follow-up is one of the day's secondary messages: it takes a bump's place.
+                if (
+                    day not in per_day
+                    or counts[day] >= parameters.max_messages_per_day
+                    or follow_ups_on[day] >= per_day[day].bump_target
+                ):
                     continue
                 note = "only if unopened" if rule and rule.only_if_unopened else None
                 messages.append(
@@ -347,12 +353,16 @@ def build(
                 )
                 insort(occupied, when)
                 counts[day] += 1
+                follow_ups_on[day] += 1
 
     # 3. Bumps: best remaining slots, 20 minutes clear of every message, within the daily maximum.
     bump_pool = list(selection.caption_pool.bump_captions)
     bump_slots: list[datetime] = []
     for plan in plans:
-        room = min(plan.bump_target, parameters.max_messages_per_day - counts[plan.day])
+        room = min(
+            plan.bump_target - follow_ups_on[plan.day],
+            parameters.max_messages_per_day - counts[plan.day],
+        )
         if room <= 0:
             continue
         locals_ = day_slots[plan.day]
