@@ -653,6 +653,80 @@ def _print_run(summary: dict[str, Any]) -> None:
         err_console.print(f"[red]{error['page_name']}[/] {error['stage']}: {error['error']}")
 
 
+# -- backtest -------------------------------------------------------------------------------------
+
+
+@app.command("backtest")
+def backtest_command(
+    weeks: Annotated[int, typer.Option("--weeks", min=1, help="Weeks to run in closed loop.")] = 8,
+    pages: Annotated[
+        str, typer.Option("--pages", help="'all', or demo pages to plan, comma-separated.")
+    ] = "all",
+    policies: Annotated[
+        str,
+        typer.Option(
+            "--policies", help="Policies to compare, comma-separated: eros, seed, random, oracle."
+        ),
+    ] = "eros,seed,random,oracle",
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the demo world and of every policy's draws.")
+    ] = 7,
+    start: Annotated[
+        str,
+        typer.Option(
+            "--start", help="Monday the run starts (the world's history ends the day before)."
+        ),
+    ] = "2025-11-03",
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write a PNG chart of weekly revenue per policy.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Closed-loop backtest on the demo world: eros vs the seed's heuristics vs random vs an oracle.
+
+    Each policy runs on its own copy of the demo world and store: every week it plans every page,
+    the simulator turns the plan into outcomes, and those become the policy's history for the next
+    week (fatigue carries over). Reports revenue, messages, revenue per message, end-of-run
+    fatigue and regret against the oracle per policy and page (docs/evaluation.md).
+
+    Example: eros backtest --weeks 8 --plot backtest.png
+    """
+    from eros import clock
+    from eros.backtest import report, run_backtest
+
+    settings = settings_for()
+    monday = clock.parse_week(start, clock.zone(settings.timezone))
+    chosen = (
+        None
+        if pages.strip().lower() == "all"
+        else [page.strip() for page in pages.split(",") if page.strip()]
+    )
+    quiet = as_json or not err_console.is_terminal
+
+    def step(message: str) -> None:
+        if not quiet:
+            err_console.print(f"  {message}", style="dim")
+
+    result = run_backtest(
+        weeks, chosen, policies.split(","), seed, start=monday, settings=settings, on_progress=step
+    )
+    if plot is not None:
+        report.plot_weekly_revenue(result, plot)
+    if as_json:
+        print_json(report.summary(result))
+        return
+    console.print(report.totals_table(result))
+    console.print(report.pages_table(result))
+    line = report.bar_line(result)
+    if line:
+        console.print(line)
+    if plot is not None:
+        console.print(f"chart: {plot}")
+    console.print(
+        f"{len(result.pages)} pages × {len(result.weeks)} weeks in {result.seconds:.1f} s"
+    )
+
+
 # -- export ---------------------------------------------------------------------------------------
 
 
