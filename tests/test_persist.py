@@ -116,3 +116,12 @@ def test_a_writer_killed_mid_transaction_leaves_the_whole_schedule_or_nothing(
         built = build_week(store, week, "optimize", report, settings)
     assert built.persisted == "created"
     assert counts(demo_store_path)["schedule_messages"] == len(built.schedule.messages)
+
+
+def test_a_built_schedule_exports_as_its_saved_copy(demo_store_path: Path) -> None:
+    from eros.export.rows import schedule_export
+
+    built = build_page_week(str(demo_store_path), "talia", WEEK, "optimize", load_settings())
+    with open_store(str(demo_store_path)) as store:
+        saved = store.schedule_export(built.schedule.schedule_id)
+    assert saved == schedule_export(built.schedule)

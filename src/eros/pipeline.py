@@ -22,6 +22,8 @@ from eros import clock
 from eros.analyze import PerformanceReport, analyze_pages
 from eros.captions import lock_expiry, select_captions
 from eros.errors import ErosError, LockConflictError, TransientError, UnknownPageError
+from eros.export import StreamedXlsx
+from eros.export.rows import schedule_export
 from eros.models import CaptionCandidate, CaptionEvidence, CaptionLock, CaptionSelection
 from eros.schedule import Schedule, build
 from eros.settings import Settings
@@ -420,6 +422,9 @@ def run_pages(
                             )
                         )
                         run.built = persist_week(store, week, planned, settings)
+                built = run.built
+                if streamed is not None and built is not None and gate(built, auto_export) is None:
+                    streamed.send(schedule_export(built.schedule))
             except Exception as error:  # one page's failure never stops the others
                 if not isinstance(error, ErosError):
                     logger.exception("page %s failed", run.page_name)
@@ -442,7 +447,14 @@ def run_pages(
         # for free) plan the pages while this process saves them, in page order so that which
         # page keeps a contested shared caption never depends on timing.
         workers = min(settings.workers, len(weeks))
-        if parallel and workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        forking = parallel and workers > 1 and "fork" in multiprocessing.get_all_start_methods()
+        # The workbook, the slowest export, is written by its own process as pages are saved.
+        streamed = (
+            StreamedXlsx(out_dir / "schedules.xlsx")
+            if forking and auto_export and "xlsx" in destinations
+            else None
+        )
+        if forking:
             global _WORKER_CONTEXT
             _WORKER_CONTEXT = _WorkerContext(
                 {w.page.page_name: w for w in weeks}, reports, from_snapshot, mode, settings
@@ -469,7 +481,7 @@ def run_pages(
             exportable.append(run)
         else:
             run.export_status, run.export_reason = "skipped", reason
-    files = export_runs(store_url, exportable, destinations, out_dir, settings)
+    files = export_runs(store_url, exportable, destinations, out_dir, settings, streamed)
     for run in runs:
         if run.built is None:
             run.status = "failed"
@@ -495,24 +507,27 @@ def export_runs(
     destinations: Sequence[str],
     out_dir: Path,
     settings: Settings,
+    streamed: StreamedXlsx | None = None,
 ) -> dict[str, list[str]]:
     """Export the gated schedules to every destination, recording each attempt in the log."""
     from eros.export import export_schedules, record_attempts
 
     if not runs:
+        if streamed is not None:
+            export_schedules([], ["xlsx"], out_dir, settings, streamed=streamed)
         return {}
+    schedules = {}
+    for run in runs:
+        assert run.built is not None
+        schedules[run.page_name] = schedule_export(run.built.schedule)
     with open_store(store_url) as store:
-        schedules = {}
-        for run in runs:
-            assert run.built is not None
-            loaded = store.schedule_export(run.built.schedule.schedule_id)
-            if loaded is not None:
-                schedules[run.page_name] = loaded
         if not destinations:
             for run in runs:
                 run.export_status = "exported"
             return {}
-        outcome = export_schedules(list(schedules.values()), destinations, out_dir, settings)
+        outcome = export_schedules(
+            list(schedules.values()), destinations, out_dir, settings, streamed=streamed
+        )
         for run in runs:
             schedule = schedules[run.page_name]
             attempts = outcome.attempts.get(schedule.schedule_id, [])

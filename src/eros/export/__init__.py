@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eros.errors import InputError
 
@@ -57,6 +58,77 @@ def record_attempts(store: Store, schedule_id: str, attempts: Sequence[ExportAtt
         )
 
 
+class StreamedXlsx:
+    """Writes the run's workbook in a forked process while pages are still being planned, so the
+    slowest exporter overlaps the planning instead of following it. `send` each exportable
+    page-week in order, then `finish`."""
+
+    def __init__(self, path: Path) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self.path = path
+        self.sent: list[ScheduleExport] = []
+        self._queue: Any = context.Queue()
+        self._result: Any = context.Queue()
+        self._process = context.Process(
+            target=_write_streamed_xlsx, args=(path, self._queue, self._result), daemon=True
+        )
+        self._process.start()
+
+    def send(self, schedule: ScheduleExport) -> None:
+        self.sent.append(schedule)
+        self._queue.put(schedule)
+
+    def finish(self, outcome: ExportOutcome) -> None:
+        """Wait for the workbook and record one attempt per schedule sent."""
+        import queue
+
+        self._queue.put(None)
+        error: str | None = "the xlsx writer process died"
+        elapsed_ms = 0.0
+        while True:
+            try:
+                error, elapsed_ms = self._result.get(timeout=1.0)
+                break
+            except queue.Empty:
+                if not self._process.is_alive():
+                    break
+        self._process.join()
+        outcome.files["xlsx"] = [] if error or not self.sent else [str(self.path)]
+        share = elapsed_ms / max(len(self.sent), 1)
+        for schedule in self.sent:
+            outcome.add(
+                schedule.schedule_id,
+                ExportAttempt(
+                    "xlsx",
+                    "failed" if error else "exported",
+                    0 if error else len(schedule.rows),
+                    share,
+                    error,
+                ),
+            )
+
+
+def _write_streamed_xlsx(path: Path, schedules: Any, result: Any) -> None:
+    from eros.export.xlsx import export_xlsx
+
+    started = time.perf_counter()
+    first = schedules.get()
+    if first is None:  # nothing to export: no workbook
+        result.put((None, 0.0))
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        export_xlsx(chain([first], iter(schedules.get, None)), path)
+        error = None
+    except Exception as failure:  # reported to the parent, never raised
+        error = f"{type(failure).__name__}: {failure}"
+        for _ in iter(schedules.get, None):  # drain, so the parent's puts never block
+            pass
+    result.put((error, (time.perf_counter() - started) * 1000))
+
+
 def parse_destinations(text: str) -> list[str]:
     """`xlsx,csv` -> ["xlsx", "csv"], or an InputError naming the unknown one."""
     chosen = [part.strip().lower() for part in text.split(",") if part.strip()]
@@ -71,9 +143,15 @@ def export_schedules(
     destinations: Sequence[str],
     out_dir: Path,
     settings: Settings,
+    *,
+    streamed: StreamedXlsx | None = None,
 ) -> ExportOutcome:
+    """Write every destination; an xlsx already streamed during the run is only collected."""
     outcome = ExportOutcome()
     for destination in destinations:
+        if destination == "xlsx" and streamed is not None:
+            streamed.finish(outcome)
+            continue
         if destination == "sheets":
             _export_sheets(schedules, settings, outcome)
         else:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from eros.schedule import Schedule
 
 # The schedule CSV export contract of DESIGN.md §5 (docs/data-formats.md): never reorder or rename.
 CSV_COLUMNS: tuple[str, ...] = (
@@ -81,3 +85,37 @@ class ScheduleExport:
         """`{page} {ISO year}-W{week}`: the Sheets tab (and xlsx sheet) of this page-week."""
         year, week, _ = self.week_start.isocalendar()
         return f"{self.page_name} {year}-W{week:02d}"
+
+
+def schedule_export(schedule: Schedule) -> ScheduleExport:
+    """A just-built schedule as exporters take it, without reading it back from the store (the
+    store's `schedule_export` gives the same for a saved one: a test holds them equal)."""
+    rows = [
+        ExportRow(
+            schedule_id=schedule.schedule_id,
+            page_name=schedule.page_name,
+            date=message.send_at_local.date(),
+            day_of_week=message.send_at_local.strftime("%A"),
+            send_at_local=message.send_at_local,
+            send_at_utc=message.send_at_utc,
+            message_type=message.message_type,
+            caption_key=message.caption_key,
+            caption_text=message.caption_text,
+            price=message.price,
+            price_tier=message.price_tier,
+            content_category=message.content_category,
+            trigger=message.trigger,
+            parent=message.parent,
+            expected_revenue=message.expected_revenue,
+            note=message.note,
+        )
+        for message in schedule.messages
+    ]
+    return ScheduleExport(
+        schedule_id=schedule.schedule_id,
+        page_name=schedule.page_name,
+        timezone=schedule.timezone,
+        week_start=schedule.week_start,
+        saturation_zone=schedule.saturation_zone,
+        rows=rows,
+    )

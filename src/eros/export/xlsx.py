@@ -7,7 +7,7 @@ ZONE_COLOURS and `summary_row`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -127,22 +127,26 @@ def summarise(schedule: ScheduleExport) -> Summary:
 def sheet_names(tab_names: Sequence[str], reserved: Sequence[str] = (SUMMARY_SHEET,)) -> list[str]:
     """Excel-safe, unique (case-insensitively, also against `reserved`) names for the tabs."""
     taken = {name.casefold() for name in reserved}
-    names: list[str] = []
-    for tab_name in tab_names:
-        base = _SHEET_NAME_FORBIDDEN.sub("-", tab_name).strip().strip("'").strip() or "Sheet"
-        name = base[:_SHEET_NAME_MAX].rstrip()
-        counter = 2
-        while name.casefold() in taken:
-            suffix = f" ({counter})"
-            name = base[: _SHEET_NAME_MAX - len(suffix)].rstrip() + suffix
-            counter += 1
-        taken.add(name.casefold())
-        names.append(name)
-    return names
+    return [sheet_name(tab_name, taken) for tab_name in tab_names]
 
 
-def export_xlsx(schedules: Sequence[ScheduleExport], path: Path) -> int:
-    """One workbook: "Summary", then a sheet per page-week; return the message rows written."""
+def sheet_name(tab_name: str, taken: set[str]) -> str:
+    """An Excel-safe name for `tab_name`, unique against `taken` (case-folded; updated)."""
+    base = _SHEET_NAME_FORBIDDEN.sub("-", tab_name).strip().strip("'").strip() or "Sheet"
+    name = base[:_SHEET_NAME_MAX].rstrip()
+    counter = 2
+    while name.casefold() in taken:
+        suffix = f" ({counter})"
+        name = base[: _SHEET_NAME_MAX - len(suffix)].rstrip() + suffix
+        counter += 1
+    taken.add(name.casefold())
+    return name
+
+
+def export_xlsx(schedules: Iterable[ScheduleExport], path: Path) -> int:
+    """One workbook: "Summary", then a sheet per page-week; return the message rows written.
+
+    `schedules` may be a stream (a generator): each page-week is written as it comes."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -184,12 +188,13 @@ def export_xlsx(schedules: Sequence[ScheduleExport], path: Path) -> int:
     workbook = Workbook(write_only=True)
     summary_sheet = workbook.create_sheet(SUMMARY_SHEET)
     header(summary_sheet, SUMMARY_COLUMNS, SUMMARY_WIDTHS, DEFAULT_COLOUR)
-    names = sheet_names([schedule.tab_name for schedule in schedules])
+    taken = {SUMMARY_SHEET.casefold()}
     formats = {DATE_COLUMN: DATE_FORMAT, TIME_COLUMN: TIME_FORMAT} | {
         column: MONEY_FORMAT for column in MONEY_COLUMNS
     }
     count = 0
-    for schedule, name in zip(schedules, names, strict=True):
+    for schedule in schedules:
+        name = sheet_name(schedule.tab_name, taken)
         summary = summarise(schedule)
         colour = zone_colour(schedule.saturation_zone)
         zone_cell = cell(summary_sheet, summary.zone)
