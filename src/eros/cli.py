@@ -758,7 +758,7 @@ def export_command(
             raise InputError(f"unknown schedule {schedule_id!r}: see `eros run` or `eros build`")
         outcome = export_schedules([schedule], destinations, out, settings)
         attempts = outcome.attempts.get(schedule_id, [])
-        record_attempts(opened, schedule_id, attempts)
+        record_attempts(opened, {schedule_id: attempts})
     if as_json:
         print_json({"schedule_id": schedule_id, "attempts": attempts, "files": outcome.files})
     else:

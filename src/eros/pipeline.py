@@ -528,10 +528,10 @@ def export_runs(
         outcome = export_schedules(
             list(schedules.values()), destinations, out_dir, settings, streamed=streamed
         )
+        record_attempts(store, outcome.attempts)
         for run in runs:
             schedule = schedules[run.page_name]
             attempts = outcome.attempts.get(schedule.schedule_id, [])
-            record_attempts(store, schedule.schedule_id, attempts)
             for attempt in attempts:
                 if attempt.status == "exported":
                     run.destinations.append(attempt.destination)

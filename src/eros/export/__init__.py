@@ -42,20 +42,26 @@ class ExportOutcome:
         self.attempts.setdefault(schedule_id, []).append(attempt)
 
 
-def record_attempts(store: Store, schedule_id: str, attempts: Sequence[ExportAttempt]) -> None:
-    """Write each attempt to schedule_export_log."""
+def record_attempts(store: Store, attempts: dict[str, list[ExportAttempt]]) -> None:
+    """Write every schedule's attempts to schedule_export_log (one statement)."""
     from eros import clock
+    from eros.export.rows import ExportLogEntry
 
-    for attempt in attempts:
-        store.record_export(
-            schedule_id,
-            attempt.destination,
-            attempt.status,
-            attempt.rows,
-            attempt.duration_ms,
-            attempt.error,
-            clock.now(),
-        )
+    store.record_exports(
+        [
+            ExportLogEntry(
+                schedule_id,
+                attempt.destination,
+                attempt.status,
+                attempt.rows,
+                attempt.duration_ms,
+                attempt.error,
+            )
+            for schedule_id, tried in attempts.items()
+            for attempt in tried
+        ],
+        clock.now(),
+    )
 
 
 class StreamedXlsx:

@@ -70,6 +70,18 @@ class ExportRow:
 
 
 @dataclass(frozen=True)
+class ExportLogEntry:
+    """One export attempt of one schedule, as schedule_export_log records it."""
+
+    schedule_id: str
+    destination: str
+    status: str  # exported | failed
+    rows: int
+    duration_ms: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class ScheduleExport:
     """One persisted page-week, ready to export."""
 

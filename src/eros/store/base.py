@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from eros.analyze import PageHistory
-    from eros.export.rows import ScheduleExport
+    from eros.export.rows import ExportLogEntry, ScheduleExport
     from eros.models import (
         CaptionCandidate,
         CaptionEvidence,
@@ -210,16 +210,9 @@ class Store(Protocol):
 
     def schedule_export(self, schedule_id: str) -> ScheduleExport | None: ...
 
-    def record_export(
-        self,
-        schedule_id: str,
-        destination: str,
-        status: str,
-        row_count: int,
-        duration_ms: float,
-        error: str | None,
-        at: datetime,
-    ) -> None: ...
+    def record_exports(self, attempts: Sequence[ExportLogEntry], at: datetime) -> None:
+        """Append export attempts to schedule_export_log."""
+        ...
 
     def pages_needing_stats(self) -> list[str]: ...
 

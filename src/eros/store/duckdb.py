@@ -48,7 +48,7 @@ from eros.store.base import (
 if TYPE_CHECKING:
     import duckdb as duckdb_module
 
-    from eros.export.rows import ScheduleExport
+    from eros.export.rows import ExportLogEntry, ScheduleExport
     from eros.schedule import Schedule
 
 MIGRATIONS_PACKAGE = "eros.store.migrations"
@@ -485,19 +485,21 @@ class DuckDBStore:
         stamp: datetime,
     ) -> list[str]:
         with self.atomic():
-            self._sweep_locks(stamp, keys)
+            # Free, on these captions, this page's own earlier locks and any expired or
+            # superseded one; what remains is held by another page.
+            self.execute(
+                "DELETE FROM caption_locks WHERE caption_key IN (SELECT unnest(?::VARCHAR[])) "
+                "AND (page_name = ? OR expires_at <= ? OR schedule_id IN "
+                "(SELECT schedule_id FROM schedules WHERE status = 'superseded'))",
+                [keys, page_name, stamp],
+            )
             held = self.fetchall(
-                "SELECT caption_key FROM caption_locks WHERE page_name <> ? "
-                "AND caption_key IN (SELECT unnest(?::VARCHAR[]))",
-                [page_name, keys],
+                "SELECT caption_key FROM caption_locks "
+                "WHERE caption_key IN (SELECT unnest(?::VARCHAR[]))",
+                [keys],
             )
             if held:
-                return sorted(key for (key,) in held)
-            self.execute(
-                "DELETE FROM caption_locks WHERE page_name = ? "
-                "AND caption_key IN (SELECT unnest(?::VARCHAR[]))",
-                [page_name, keys],
-            )
+                return sorted(key for (key,) in held)  # the transaction rolls back
             self.insert_columns(
                 "caption_locks",
                 [
@@ -700,20 +702,22 @@ class DuckDBStore:
             )
         return ScheduleExport(schedule_id, page_name, timezone, week_start, zone, rows)
 
-    def record_export(
-        self,
-        schedule_id: str,
-        destination: str,
-        status: str,
-        row_count: int,
-        duration_ms: float,
-        error: str | None,
-        at: datetime,
-    ) -> None:
-        self.execute(
-            "INSERT INTO schedule_export_log (schedule_id, destination, status, row_count, "
-            "duration_ms, error, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [schedule_id, destination, status, row_count, duration_ms, error, to_db_instant(at)],
+    def record_exports(self, attempts: Sequence[ExportLogEntry], at: datetime) -> None:
+        """Append export attempts to schedule_export_log in one statement."""
+        if not attempts:
+            return
+        self.insert_columns(
+            "schedule_export_log (schedule_id, destination, status, row_count, duration_ms, "
+            "error, attempted_at)",
+            [
+                [entry.schedule_id for entry in attempts],
+                [entry.destination for entry in attempts],
+                [entry.status for entry in attempts],
+                [entry.rows for entry in attempts],
+                [entry.duration_ms for entry in attempts],
+                [entry.error for entry in attempts],
+                [to_db_instant(at)] * len(attempts),
+            ],
         )
 
     def active_schedule_id(self, page_name: str, week_start: date) -> str | None:
@@ -777,7 +781,7 @@ class DuckDBStore:
 
     def insert_columns(self, table: str, columns: Sequence[Sequence[Any]]) -> None:
         """Insert rows given column by column, as list parameters (one statement, not one a row).
-        `table` is one of the project's own table names, never user input."""
+        `table` (with a column list if needed) is the project's own text, never user input."""
         selected = ", ".join(f"unnest(${position + 1})" for position in range(len(columns)))
         self.execute(f"INSERT INTO {table} SELECT {selected}", [list(column) for column in columns])
 
