@@ -125,3 +125,22 @@ def test_a_built_schedule_exports_as_its_saved_copy(demo_store_path: Path) -> No
     with open_store(str(demo_store_path)) as store:
         saved = store.schedule_export(built.schedule.schedule_id)
     assert saved == schedule_export(built.schedule)
+
+
+def test_the_run_snapshot_gives_each_page_what_the_store_verbs_give(demo_template: Path) -> None:
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    as_of = datetime(2025, 11, 3, 8, tzinfo=UTC)
+    with open_store(str(demo_template)) as store:
+        snapshot = store.caption_snapshot(as_of, 365)
+        for page in ("talia", "poutyselena", "del"):
+            candidates, evidence, last_sent = snapshot.for_page(page, as_of)
+            assert sorted(candidates, key=repr) == sorted(store.caption_candidates(page), key=repr)
+            assert last_sent == store.last_sent(page, as_of)
+            direct = store.caption_evidence(page, as_of, 365)
+            columns = (evidence.caption_key, evidence.sent_at, evidence.on_this_page)
+            direct_columns = (direct.caption_key, direct.sent_at, direct.on_this_page)
+            assert sorted(zip(*columns, strict=True)) == sorted(zip(*direct_columns, strict=True))
+            assert np.isclose(evidence.purchased.sum(), direct.purchased.sum())

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import numpy as np
@@ -65,10 +65,45 @@ class CaptionEvidence:
 class CaptionSnapshot:
     """Every page's bank, sends and last sends, read once for a run of many pages."""
 
-    banks: dict[str, list[CaptionCandidate]]  # by owner; "" = shared
+    # Kept as the store's columns: the Python objects of one page are made when that page is
+    # planned (in a worker process when the run forks), not all at once up front.
+    bank_columns: dict[str, npt.NDArray[np.object_]]  # the captions table, one array a column
     page_name: npt.NDArray[np.object_]  # the page of each send in `evidence`
     evidence: CaptionEvidence
-    last_sent: dict[str, dict[str, datetime]]  # page -> caption_key -> last send
+    last_sent_columns: dict[str, npt.NDArray[Any]]  # page_name, caption_key, sent_at (epoch s)
+
+    def bank(self, page_name: str) -> list[CaptionCandidate]:
+        """The page's own captions and the shared ones."""
+        import numpy as np
+
+        columns = self.bank_columns
+        owner = columns["page_name"]
+        rows = np.flatnonzero((owner == page_name) | (owner == ""))
+        return [
+            CaptionCandidate(
+                caption_key=columns["caption_key"][i],
+                caption_text=columns["caption_text"][i],
+                message_type=columns["message_type"][i],
+                owner=owner[i],
+                content_category=columns["content_category"][i],
+                price_tier=columns["price_tier"][i],
+                trigger=columns["trigger"][i],
+                active=bool(columns["active"][i]),
+            )
+            for i in rows
+        ]
+
+    def last_sent(self, page_name: str, as_of: datetime) -> dict[str, datetime]:
+        import numpy as np
+
+        columns = self.last_sent_columns
+        rows = np.flatnonzero(
+            (columns["page_name"] == page_name) & (columns["sent_at"] < as_of.timestamp())
+        )
+        return {
+            columns["caption_key"][i]: datetime.fromtimestamp(float(columns["sent_at"][i]), UTC)
+            for i in rows
+        }
 
     def for_page(
         self, page_name: str, as_of: datetime
@@ -97,12 +132,7 @@ class CaptionSnapshot:
             caption_code=codes[rows],
             code_of=code_of,
         )
-        last = {
-            key: instant
-            for key, instant in self.last_sent.get(page_name, {}).items()
-            if instant < as_of
-        }
-        return self.banks.get(page_name, []) + self.banks.get("", []), sliced, last
+        return self.bank(page_name), sliced, self.last_sent(page_name, as_of)
 
     @cached_property
     def page_bounds(self) -> dict[str, tuple[int, int]]:
@@ -135,8 +165,9 @@ class CaptionSnapshot:
 
         codes, code_of = self.all_codes
         shared = np.zeros(len(code_of) + 1, dtype=bool)
-        for candidate in self.banks.get("", []):
-            code = code_of.get(candidate.caption_key)
+        owners = self.bank_columns["page_name"]
+        for key in self.bank_columns["caption_key"][owners == ""]:
+            code = code_of.get(key)
             if code is not None:
                 shared[code] = True
         flags: npt.NDArray[np.bool_] = shared[codes]

@@ -391,13 +391,14 @@ class DuckDBStore:
 
         until = to_db_instant(as_of)
         since = until - timedelta(days=lookback_days)
-        banks: dict[str, list[CaptionCandidate]] = {}
-        for row in self.fetchall(
-            "SELECT caption_key, caption_text, message_type, page_name, content_category, "
-            "price_tier, trigger, active FROM captions ORDER BY caption_key, page_name"
-        ):
-            candidate = CaptionCandidate(*row)
-            banks.setdefault(candidate.owner, []).append(candidate)
+        bank = (
+            self._cursor()
+            .execute(
+                "SELECT caption_key, caption_text, message_type, page_name, content_category, "
+                "price_tier, trigger, active FROM captions ORDER BY caption_key, page_name"
+            )
+            .fetchnumpy()
+        )
         columns = (
             self._cursor()
             .execute(
@@ -408,15 +409,17 @@ class DuckDBStore:
             )
             .fetchnumpy()
         )
-        last: dict[str, dict[str, datetime]] = {}
-        for page, key, instant in self.fetchall(
-            "SELECT page_name, caption_key, max(sent_at) FROM messages WHERE sent_at < ? "
-            "GROUP BY page_name, caption_key",
-            [until],
-        ):
-            last.setdefault(page, {})[key] = instant.replace(tzinfo=UTC)
+        last = (
+            self._cursor()
+            .execute(
+                "SELECT page_name, caption_key, epoch(max(sent_at)) AS sent_at FROM messages "
+                "WHERE sent_at < ? GROUP BY page_name, caption_key",
+                [until],
+            )
+            .fetchnumpy()
+        )
         return CaptionSnapshot(
-            banks=banks,
+            bank_columns={name: np.asarray(values, dtype=object) for name, values in bank.items()},
             page_name=np.asarray(columns["page_name"], dtype=object),
             evidence=CaptionEvidence(
                 caption_key=np.asarray(columns["caption_key"], dtype=object),
@@ -428,7 +431,11 @@ class DuckDBStore:
                 purchased=np.asarray(columns["purchased_count"], dtype=np.float64),
                 price=np.asarray(columns["price"], dtype=np.float64),
             ),
-            last_sent=last,
+            last_sent_columns={
+                "page_name": np.asarray(last["page_name"], dtype=object),
+                "caption_key": np.asarray(last["caption_key"], dtype=object),
+                "sent_at": np.asarray(last["sent_at"], dtype=np.float64),
+            },
         )
 
     def last_sent(self, page_name: str, as_of: datetime) -> dict[str, datetime]:
