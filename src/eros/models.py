@@ -79,19 +79,20 @@ class CaptionSnapshot:
         columns = self.bank_columns
         owner = columns["page_name"]
         rows = np.flatnonzero((owner == page_name) | (owner == ""))
-        return [
-            CaptionCandidate(
-                caption_key=columns["caption_key"][i],
-                caption_text=columns["caption_text"][i],
-                message_type=columns["message_type"][i],
-                owner=owner[i],
-                content_category=columns["content_category"][i],
-                price_tier=columns["price_tier"][i],
-                trigger=columns["trigger"][i],
-                active=bool(columns["active"][i]),
+        fields = [
+            columns[name][rows].tolist()
+            for name in (
+                "caption_key",
+                "caption_text",
+                "message_type",
+                "page_name",
+                "content_category",
+                "price_tier",
+                "trigger",
+                "active",
             )
-            for i in rows
         ]
+        return [CaptionCandidate(*values) for values in zip(*fields, strict=True)]
 
     def last_sent(self, page_name: str, as_of: datetime) -> dict[str, datetime]:
         import numpy as np

@@ -18,6 +18,7 @@ from bisect import bisect_left, insort
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from eros import clock
@@ -166,6 +167,14 @@ def _slot_time(day: date, slot: int, tz: ZoneInfo) -> datetime | None:
     return local
 
 
+@lru_cache(maxsize=512)
+def _day_slots(day: date, timezone: str) -> list[datetime | None]:
+    """Every slot's local datetime on a day (None where the wall clock skips or repeats it);
+    pages share time zones, so this is cached."""
+    tz = clock.zone(timezone)
+    return [_slot_time(day, slot, tz) for slot in range(SLOTS_PER_DAY)]
+
+
 def _in_window(local: datetime, start: time, end: time) -> bool:
     return start <= local.time() <= end
 
@@ -238,10 +247,7 @@ def build(
     any_gap = timedelta(minutes=windows.min_message_gap_minutes)
     hours = hour_values(report)
     plans = day_plans(report, week_start, mode, settings)
-    day_slots = {
-        plan.day: [_slot_time(plan.day, slot, tz) for slot in range(SLOTS_PER_DAY)]
-        for plan in plans
-    }
+    day_slots = {plan.day: _day_slots(plan.day, timezone) for plan in plans}
     week_end_utc = clock.week_bounds_utc(week_start, tz)[1]
     warnings: list[str] = []
     shortfalls: list[str] = []
