@@ -99,8 +99,8 @@ def test_thompson_draws_are_seeded_and_centred() -> None:
     assert first.sample().tolist() == second.sample().tolist()
     draws = np.array([first.sample() for _ in range(4_000)])
     alpha, beta = first.alpha, first.beta
-    assert alpha is not None
-    assert beta is not None
+    assert isinstance(alpha, np.ndarray)
+    assert isinstance(beta, np.ndarray)
     expected_mean = alpha / (alpha + beta)
     expected_variance = alpha * beta / ((alpha + beta) ** 2 * (alpha + beta + 1))
     assert draws.mean(axis=0) == pytest.approx(expected_mean, rel=0.05)

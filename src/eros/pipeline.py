@@ -105,10 +105,20 @@ def select_week(
     report: PerformanceReport,
     settings: Settings,
     count: int | None = None,
-    inputs: WeekInputs | None = None,
 ) -> CaptionSelection:
     """The caption pools of one page-week, from the store as of the week's start."""
-    inputs = inputs or load_week_inputs(store, week)
+    return select_from(week, mode, report, settings, load_week_inputs(store, week), count)
+
+
+def select_from(
+    week: PageWeek,
+    mode: str,
+    report: PerformanceReport,
+    settings: Settings,
+    inputs: WeekInputs,
+    count: int | None = None,
+) -> CaptionSelection:
+    """The select stage on inputs already read."""
     return select_captions(
         page_name=week.page.page_name,
         week_start=week.week_start,
@@ -201,18 +211,7 @@ def plan_week(
     inputs: WeekInputs,
 ) -> BuiltWeek:
     """Select, build and validate one page-week: pure, no store (so it can run in a worker)."""
-    selection = select_captions(
-        page_name=week.page.page_name,
-        week_start=week.week_start,
-        week_start_utc=week.week_start_utc,
-        mode=mode,
-        candidates=inputs.candidates,
-        evidence=inputs.evidence,
-        last_sent=inputs.last_sent,
-        locks=inputs.locks,
-        report=report,
-        settings=settings,
-    )
+    selection = select_from(week, mode, report, settings, inputs)
     schedule = build(
         report,
         selection,
