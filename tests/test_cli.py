@@ -22,6 +22,9 @@ COMMANDS = [
     "jobs",
     "demo",
     "settings",
+    "daemon",
+    "health",
+    "verify",
 ]
 
 

@@ -133,3 +133,78 @@ def test_selecting_and_locking_all_demo_pages_concurrently_locks_no_caption_twic
         assert all(holder[key] == page for key in keys), page
     everything = [key for keys in chosen.values() for key in keys]
     assert len(everything) == len(set(everything))
+
+
+def test_daily_twice_is_a_no_op_the_second_time(demo_store_path: Path) -> None:
+    from datetime import date
+
+    from eros.jobs import daily
+
+    settings = load_settings()
+    url = str(demo_store_path)
+    thursday = date(2025, 10, 30)
+    with clock.frozen(datetime(2025, 10, 31, 10, tzinfo=UTC)):
+        first = daily(url, settings, thursday)
+        assert first.status == "ok"
+        assert first.pages_processed > 38  # stats, snapshots and schedules of 38 pages
+        with open_store(url) as store:
+            assert isinstance(store, DuckDBStore)
+            before = store.table_counts()
+            snapshots = store.fetchall("SELECT * FROM analysis_snapshots ORDER BY ALL")
+        second = daily(url, settings, thursday)
+    assert second.changed == 0, second.detail
+    with open_store(url) as store:
+        assert isinstance(store, DuckDBStore)
+        after = store.table_counts()
+        assert store.fetchall("SELECT * FROM analysis_snapshots ORDER BY ALL") == snapshots
+        runs = store.fetchall("SELECT job, status FROM job_runs ORDER BY run_id")
+        weeks = store.fetchall("SELECT DISTINCT week_start FROM schedules")
+    assert {name: count for name, count in after.items() if name != "job_runs"} == {
+        name: count for name, count in before.items() if name != "job_runs"
+    }
+    assert runs == [("daily", "ok"), ("daily", "ok")]
+    assert before["analysis_snapshots"] == 38
+    assert before["schedules"] == 38
+    assert weeks == [(date(2025, 11, 3),)]
+
+
+def test_daily_alerts_once_for_pages_that_entered_red(demo_store_path: Path) -> None:
+    from datetime import date
+
+    from eros.jobs import daily
+
+    settings = load_settings()
+    url = str(demo_store_path)
+    with clock.frozen(NOW):
+        first = daily(url, settings, date(2025, 11, 2))  # a Sunday: nothing is built
+        with open_store(url) as store:
+            red = store.alerts("entered_red")
+        again = daily(url, settings, date(2025, 11, 2))
+        with open_store(url) as store:
+            assert store.alerts("entered_red") == red
+            assert store.table_counts()["schedules"] == 0
+    assert red, first.detail
+    assert all("entered RED on 2025-11-02" in alert.message for alert in red)
+    assert again.changed == 0
+
+
+def test_five_consecutive_page_failures_stop_the_job_with_an_alert(
+    demo_store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eros import jobs
+    from eros.jobs import JobStopped
+
+    def broken(*args: object) -> list[object]:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(jobs, "caption_stats_for_page", broken)
+    settings = load_settings()
+    with clock.frozen(NOW), open_store(str(demo_store_path)) as store:
+        with pytest.raises(JobStopped, match="5 consecutive"):
+            update_stats(store, settings)
+        assert isinstance(store, DuckDBStore)
+        (run,) = store.fetchall("SELECT status, pages_failed, error FROM job_runs")
+        assert run[:2] == ("failed", 5)
+        assert "disk on fire" in run[2]
+        (alert,) = store.alerts("job_stopped")
+        assert "update-stats" in alert.message

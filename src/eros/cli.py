@@ -788,12 +788,10 @@ def update_stats_command(store: StoreOption = None, as_json: JsonOption = False)
 
     Example: eros jobs update-stats --store eros-demo.duckdb
     """
-    from eros.jobs import update_stats
-    from eros.store import open_store
+    from eros.jobs import run_job
 
     settings = settings_for(store)
-    with open_store(settings.store) as opened:
-        result = update_stats(opened, settings)
+    result = run_job("update-stats", settings.store, settings)  # under the job's lease
     print_json(result) if as_json else console.print(f"update-stats: {result.detail}")
 
 
@@ -803,13 +801,142 @@ def sweep_locks_command(store: StoreOption = None, as_json: JsonOption = False) 
 
     Example: eros jobs sweep-locks --store eros-demo.duckdb
     """
-    from eros.jobs import sweep_locks
-    from eros.store import open_store
+    from eros.jobs import run_job
 
     settings = settings_for(store)
-    with open_store(settings.store) as opened:
-        result = sweep_locks(opened)
+    result = run_job("sweep-locks", settings.store, settings)  # under the job's lease
     print_json(result) if as_json else console.print(f"sweep-locks: {result.detail}")
+
+
+@jobs_app.command("daily")
+def daily_command(
+    day: Annotated[
+        str | None,
+        typer.Option("--date", help="The day to run for, YYYY-MM-DD (default: today)."),
+    ] = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The nightly job: refresh stats, sweep locks, analyse every page and keep the day's snapshot,
+    alert for pages that entered RED, and on `daily_build_weekday` (thursday) plan next week for
+    the pages without a schedule. One page's failure is recorded and the job goes on; 5 in a row
+    stop it with an alert. Exits 1 when any page failed.
+
+    Example: eros jobs daily --date 2025-10-30 --store eros-demo.duckdb
+    """
+    from eros.errors import InputError
+    from eros.jobs import run_job
+
+    settings = settings_for(store)
+    chosen = None
+    if day is not None:
+        try:
+            chosen = date.fromisoformat(day)
+        except ValueError as error:
+            raise InputError(f"--date {day!r}: give a date as YYYY-MM-DD") from error
+    result = run_job("daily", settings.store, settings, day=chosen)
+    print_json(result) if as_json else console.print(f"daily: {result.detail}")
+    if result.status not in ("ok", "skipped"):
+        raise typer.Exit(1)
+
+
+# -- daemon, health, verify -----------------------------------------------------------------------
+
+
+@app.command("daemon")
+def daemon_command(store: StoreOption = None) -> None:
+    """Run the jobs on their schedules until stopped (SIGTERM or Ctrl-C).
+
+    update-stats every 6 h, daily at 03:05 and sweep-locks hourly, in the settings' time zone
+    (settings update_stats_cron, daily_cron, sweep_locks_cron). A run missed while the machine
+    slept runs once on wake; a lease in the store keeps two daemons from running one job at once.
+
+    Example: eros daemon --store eros-demo.duckdb
+    """
+    import logging
+
+    from eros.daemon import run_daemon, schedules
+
+    settings = settings_for(store)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for job, cron in schedules(settings).items():
+        err_console.print(f"{job}: {cron} ({settings.timezone})", style="dim")
+    run_daemon(settings.store, settings)
+    err_console.print("daemon stopped")
+
+
+@app.command("health")
+def health_command(store: StoreOption = None, as_json: JsonOption = False) -> None:
+    """Score the store's health 0-100 from 7 weighted metrics; exits 0 at >= 80, else 1.
+
+    Metrics: data freshness, caption-stats freshness, lock backlog, failed exports in 7 days,
+    pages in RED, pages without a schedule for the coming week, caption bank depth (eligible PPV
+    captions vs each page's target). Each shows its value, threshold and ok/warn/fail.
+
+    Example: eros health --store eros-demo.duckdb --json
+    """
+    from eros.health import gather_health
+
+    settings = settings_for(store)
+    report = gather_health(settings.store, settings)
+    if as_json:
+        print_json(report)
+    else:
+        table = Table(title=f"health {report.score}/100 ({'ok' if report.ok else 'failing'})")
+        for column in ("metric", "weight", "value", "threshold", "status", "detail"):
+            table.add_column(column)
+        colours = {"ok": "green", "warn": "yellow", "fail": "red"}
+        for metric in report.metrics:
+            table.add_row(
+                metric.name,
+                str(metric.weight),
+                "–" if metric.value is None else f"{metric.value:g}",
+                metric.threshold,
+                f"[{colours[metric.status]}]{metric.status}[/]",
+                metric.detail,
+            )
+        console.print(table)
+    if not report.ok:
+        failing = [m.name for m in report.metrics if m.status != "ok"]
+        err_console.print(f"health score {report.score} < 80: {', '.join(failing)}")
+        raise typer.Exit(1)
+
+
+@app.command("verify")
+def verify_command(store: StoreOption = None, as_json: JsonOption = False) -> None:
+    """Check the installation and the store: at least 21 named checks, each PASS or FAIL.
+
+    Settings, time-zone data, holiday calendars, known answers (caption_key, Wilson bounds,
+    Thompson draws, caption targets, tier thresholds), the schema version and every table, a
+    write and a rollback, Sheets credentials when Sheets is configured. Exits 0 only if all pass.
+
+    Example: eros verify --store eros-demo.duckdb
+    """
+    import os
+
+    from eros.errors import SettingsError
+    from eros.health import verify
+
+    settings: Settings | None
+    try:
+        settings = settings_for(store)
+        error = None
+        store_url = settings.store
+    except SettingsError as problem:
+        settings, error = None, str(problem)
+        store_url = store or os.environ.get("EROS_STORE") or Settings.model_construct().store
+    checks = verify(store_url, settings, error)
+    failed = [check for check in checks if not check.passed]
+    if as_json:
+        print_json({"ok": not failed, "checks": checks})
+    else:
+        for check in checks:
+            mark = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
+            console.print(f"{mark} {check.name}: {check.detail}", markup=True)
+        console.print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
+    if failed:
+        err_console.print(f"verify failed: {', '.join(check.name for check in failed)}")
+        raise typer.Exit(1)
 
 
 # -- demo -----------------------------------------------------------------------------------------

@@ -31,6 +31,16 @@ Risk = Literal["low", "moderate", "high", "critical"]
 Zone = Literal["GREEN", "YELLOW", "RED"]
 Mode = Literal["optimize", "safe", "conservative"]
 PriceTier = Literal["budget", "standard", "premium", "luxury", "vip"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[Weekday, ...] = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
 
 TIERS: tuple[Tier, ...] = ("new", "small", "medium", "large", "xl")
 RISKS: tuple[Risk, ...] = ("low", "moderate", "high", "critical")
@@ -334,6 +344,33 @@ class Settings(BaseSettings):
         default_factory=DayOfWeekRules, description="day-of-week volume multipliers"
     )
     holidays: HolidayRules = Field(default_factory=HolidayRules, description="holiday calendar")
+    update_stats_cron: str = Field(
+        default="0 */6 * * *",
+        description="when the daemon runs `jobs update-stats` (cron; 6 fields: seconds first)",
+    )
+    daily_cron: str = Field(
+        default="5 3 * * *", description="when the daemon runs `jobs daily` (cron, in `timezone`)"
+    )
+    sweep_locks_cron: str = Field(
+        default="0 * * * *", description="when the daemon runs `jobs sweep-locks` (cron)"
+    )
+    daily_build_weekday: Weekday = Field(
+        default="thursday",
+        description="weekday on which `jobs daily` builds next week's missing schedules",
+    )
+    job_lease_seconds: float = Field(
+        default=6 * 3600,
+        gt=0,
+        description="a job's lease lasts this long, so a crashed runner's lease is taken over",
+    )
+    job_max_consecutive_failures: int = Field(
+        default=5, ge=1, description="consecutive page failures that stop a job (with an alert)"
+    )
+    daemon_misfire_grace_seconds: int = Field(
+        default=86_400,
+        ge=1,
+        description="a run missed (machine asleep) this recently still runs, once, on wake",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -342,6 +379,16 @@ class Settings(BaseSettings):
 
         if not is_zone(value):
             raise ValueError(f"unknown time zone {value!r}")
+        return value
+
+    @field_validator("update_stats_cron", "daily_cron", "sweep_locks_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) not in (5, 6):
+            raise ValueError(
+                f"{value!r} is not a cron expression: give 5 fields (minute hour day month "
+                "weekday) or 6 (seconds first)"
+            )
         return value
 
     @field_validator("tiers", "risks", "modes", "prices", "follow_ups")

@@ -24,6 +24,8 @@ DESIGN_TABLES = {
     "schedule_export_log",
     "job_runs",
     "alerts",
+    "analysis_snapshots",
+    "job_leases",
     "schema_version",
 }
 

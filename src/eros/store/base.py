@@ -142,6 +142,44 @@ class FanCount:
     active_fans: int
 
 
+@dataclass(frozen=True)
+class AnalysisSnapshot:
+    """One page's analysis kept by `eros jobs daily` for a day."""
+
+    date: date
+    page_name: str
+    tier: str
+    risk: str
+    zone: str
+    score: float
+    report_json: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something a person should look at; `alert_key` makes raising it twice add nothing."""
+
+    alert_key: str
+    created_at: datetime
+    page_name: str | None
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class HealthFacts:
+    """What `eros health` reads of the store, in one unit of work."""
+
+    pages: int
+    newest_message_at: datetime | None
+    pages_with_messages: int
+    pages_with_stale_stats: int
+    sweepable_locks: int
+    failed_exports: int
+    pages_without_schedule: list[str]
+    eligible_ppv: dict[str, int]
+
+
 class Store(Protocol):
     """The verbs the engine uses. Open one with `eros.store.open_store(url)` for a unit of work."""
 
@@ -229,6 +267,32 @@ class Store(Protocol):
         ...
 
     def record_job_run(self, run: JobRun) -> None: ...
+
+    def acquire_lease(self, job: str, holder: str, now: datetime, seconds: float) -> str:
+        """Take the job's lease if it is free or expired (one transaction); returns its holder."""
+        ...
+
+    def release_lease(self, job: str, holder: str) -> None: ...
+
+    def save_snapshots(self, rows: Sequence[AnalysisSnapshot], now: datetime) -> int:
+        """Insert the day's snapshots that are missing; returns how many were new."""
+        ...
+
+    def snapshot_zones_before(self, day: date) -> dict[str, str]:
+        """Each page's zone in its newest snapshot before `day`."""
+        ...
+
+    def raise_alerts(self, alerts: Sequence[Alert]) -> int:
+        """Record the alerts whose key is new; returns how many were."""
+        ...
+
+    def alerts(self, kind: str | None = None) -> list[Alert]: ...
+
+    def health_facts(
+        self, now: datetime, since: datetime, weeks: dict[str, date], ppv_cooldown_days: int
+    ) -> HealthFacts:
+        """The health metrics' raw values; `weeks` is the coming Monday of each page."""
+        ...
 
     def load_staged(
         self,

@@ -37,7 +37,10 @@ from eros.models import (
 )
 from eros.store.base import (
     STAGED,
+    Alert,
+    AnalysisSnapshot,
     DuplicateKey,
+    HealthFacts,
     ImportKind,
     LoadCounts,
     Page,
@@ -805,6 +808,143 @@ class DuckDBStore:
                 run.pages_failed,
                 run.error,
             ],
+        )
+
+    # -- daemon, daily job and health --------------------------------------------------------------
+
+    def acquire_lease(self, job: str, holder: str, now: datetime, seconds: float) -> str:
+        """One statement (so one transaction): insert the lease, or take it over when it expired
+        or is already ours; returns whoever holds it afterwards."""
+        stamp = to_db_instant(now)
+        with self.atomic():
+            self.execute(
+                "INSERT INTO job_leases VALUES (?, ?, ?, ?) ON CONFLICT (job) DO UPDATE SET "
+                "holder = excluded.holder, acquired_at = excluded.acquired_at, "
+                "expires_at = excluded.expires_at "
+                "WHERE job_leases.expires_at <= ? OR job_leases.holder = excluded.holder",
+                [job, holder, stamp, stamp + timedelta(seconds=seconds), stamp],
+            )
+            return str(self.scalar("SELECT holder FROM job_leases WHERE job = ?", [job]))
+
+    def release_lease(self, job: str, holder: str) -> None:
+        self.execute("DELETE FROM job_leases WHERE job = ? AND holder = ?", [job, holder])
+
+    def save_snapshots(self, rows: Sequence[AnalysisSnapshot], now: datetime) -> int:
+        if not rows:
+            return 0
+        with self.atomic():
+            inserted = self.fetchall(
+                "INSERT INTO analysis_snapshots SELECT unnest($1), unnest($2), unnest($3), "
+                "unnest($4), unnest($5), unnest($6), unnest($7)::JSON, $8 "
+                "ON CONFLICT (date, page_name) DO NOTHING RETURNING page_name",
+                [
+                    [row.date for row in rows],
+                    [row.page_name for row in rows],
+                    [row.tier for row in rows],
+                    [row.risk for row in rows],
+                    [row.zone for row in rows],
+                    [row.score for row in rows],
+                    [row.report_json for row in rows],
+                    to_db_instant(now),
+                ],
+            )
+        return len(inserted)
+
+    def snapshot_zones_before(self, day: date) -> dict[str, str]:
+        rows = self.fetchall(
+            "SELECT page_name, max_by(zone, date) FROM analysis_snapshots WHERE date < ? "
+            "GROUP BY page_name",
+            [day],
+        )
+        return {page: zone for page, zone in rows}
+
+    def raise_alerts(self, alerts: Sequence[Alert]) -> int:
+        added = 0
+        with self.atomic():
+            for alert in alerts:
+                if self.scalar("SELECT 1 FROM alerts WHERE alert_key = ?", [alert.alert_key]):
+                    continue
+                self.execute(
+                    "INSERT INTO alerts (created_at, page_name, kind, message, alert_key) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        to_db_instant(alert.created_at),
+                        alert.page_name,
+                        alert.kind,
+                        alert.message,
+                        alert.alert_key,
+                    ],
+                )
+                added += 1
+        return added
+
+    def alerts(self, kind: str | None = None) -> list[Alert]:
+        rows = self.fetchall(
+            "SELECT alert_key, created_at, page_name, kind, message FROM alerts "
+            "WHERE ? IS NULL OR kind = ? ORDER BY alert_id",
+            [kind, kind],
+        )
+        return [
+            Alert(key or "", created.replace(tzinfo=UTC), page, kind_, message)
+            for key, created, page, kind_, message in rows
+        ]
+
+    def health_facts(
+        self, now: datetime, since: datetime, weeks: dict[str, date], ppv_cooldown_days: int
+    ) -> HealthFacts:
+        stamp = to_db_instant(now)
+        pages = [page.page_name for page in self.pages()]
+        newest, with_messages = self.fetchall(
+            "SELECT max(sent_at), count(DISTINCT page_name) FROM messages"
+        )[0]
+        sweepable = self.scalar(
+            "SELECT count(*) FROM caption_locks WHERE expires_at <= ? OR schedule_id IN "
+            "(SELECT schedule_id FROM schedules WHERE status = 'superseded')",
+            [stamp],
+        )
+        failed = self.scalar(
+            "SELECT count(*) FROM schedule_export_log WHERE status = 'failed' "
+            "AND attempted_at >= ?",
+            [to_db_instant(since)],
+        )
+        names = sorted(weeks)
+        missing = self.fetchall(
+            "SELECT w.page FROM (SELECT unnest(?::VARCHAR[]) AS page, unnest(?::DATE[]) AS week) w "
+            "WHERE NOT EXISTS (SELECT 1 FROM schedules s WHERE s.page_name = w.page "
+            "AND s.week_start = w.week AND s.status = 'active') ORDER BY 1",
+            [names, [weeks[name] for name in names]],
+        )
+        eligible = dict.fromkeys(pages, 0)
+        for page, count in self.fetchall(
+            """
+            WITH offered AS (
+                SELECT p.page_name AS page, c.caption_key FROM pages p
+                JOIN captions c ON c.page_name IN (p.page_name, '')
+                WHERE c.active AND c.message_type = 'ppv'),
+            recent AS (SELECT DISTINCT page_name, caption_key FROM messages WHERE sent_at > ?),
+            held AS (
+                SELECT l.caption_key, l.page_name FROM caption_locks l
+                LEFT JOIN schedules s USING (schedule_id)
+                WHERE l.expires_at > ? AND coalesce(s.status, 'active') = 'active')
+            SELECT page, count(DISTINCT caption_key) FROM offered o
+            WHERE NOT EXISTS (SELECT 1 FROM recent r
+                              WHERE r.page_name = o.page AND r.caption_key = o.caption_key)
+              AND NOT EXISTS (SELECT 1 FROM held h
+                              WHERE h.caption_key = o.caption_key AND h.page_name <> o.page)
+            GROUP BY page
+            """,
+            [stamp - timedelta(days=ppv_cooldown_days), stamp],
+        ):
+            eligible[page] = int(count)
+        return HealthFacts(
+            pages=len(pages),
+            newest_message_at=from_db_instant(newest),
+            pages_with_messages=int(with_messages),
+            pages_with_stale_stats=len(self.pages_needing_stats()),
+            sweepable_locks=int(sweepable),
+            failed_exports=int(failed),
+            pages_without_schedule=[page for (page,) in missing],
+            eligible_ppv=eligible,
         )
 
     # -- imports ----------------------------------------------------------------------------------

@@ -1,0 +1,133 @@
+"""`eros health` and `eros verify` pass on a fresh demo store, fail with a clear message when a
+fault is injected, and take under two seconds."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from eros import clock
+from eros.cli import app
+from eros.health import WEIGHTS, HealthInputs, metrics_from, score
+from eros.settings import load_settings
+from eros.store import open_store
+from eros.store.duckdb import DuckDBStore
+
+NOW = datetime(2025, 11, 2, 20, tzinfo=UTC)  # Sunday noon in Los Angeles; history ends tonight
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def planned_demo(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo store as `eros demo` leaves it: next week planned for every page."""
+    import shutil
+
+    from eros.pipeline import run_pages
+
+    copy = tmp_path_factory.mktemp("planned") / "demo.duckdb"
+    shutil.copyfile(demo_template, copy)
+    with clock.frozen(NOW):
+        run_pages(
+            str(copy), None, date(2025, 11, 3), "optimize", load_settings(), auto_export=False
+        )
+    return copy
+
+
+@pytest.fixture
+def demo(planned_demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import shutil
+
+    copy = tmp_path / "demo.duckdb"
+    shutil.copyfile(planned_demo, copy)
+    monkeypatch.setenv("EROS_NOW", NOW.isoformat())
+    return copy
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_weights_sum_to_100_and_a_clean_store_scores_100() -> None:
+    assert sum(WEIGHTS.values()) == 100
+    inputs = HealthInputs(1.0, 0, 3, 0, 0, 3, [], [], True, "thursday", {"a": (50, 40)})
+    metrics = metrics_from(inputs)
+    assert len(metrics) == 7
+    assert score(metrics) == 100
+    stale = metrics_from(HealthInputs(500.0, 0, 3, 0, 0, 3, [], [], True, "thursday", {}))
+    assert next(m for m in stale if m.name == "data_freshness").status == "fail"
+    assert score(stale) == 80
+
+
+def test_health_passes_on_a_fresh_demo_store_in_under_two_seconds(demo: Path) -> None:
+    began = time.perf_counter()
+    code, out, err = invoke("health", "--store", str(demo), "--json")
+    assert time.perf_counter() - began < 2
+    assert code == 0, err
+    assert '"ok": true' in out
+    for name in WEIGHTS:
+        assert f'"name": "{name}"' in out
+
+
+def test_health_fails_on_stale_data(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EROS_NOW", "2026-03-01T12:00:00Z")
+    code, _, err = invoke("health", "--store", str(demo))
+    assert code == 1
+    assert "data_freshness" in err
+
+
+def test_health_fails_on_a_dropped_table(demo: Path) -> None:
+    with open_store(str(demo)) as store:
+        assert isinstance(store, DuckDBStore)
+        store.execute("DROP TABLE schedule_export_log")
+    code, _, err = invoke("health", "--store", str(demo))
+    assert code == 1
+    assert "table(s) missing: schedule_export_log" in err
+
+
+def test_health_refuses_a_corrupt_setting(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EROS_DAILY_BUILD_WEEKDAY", "funday")
+    code, _, err = invoke("health", "--store", str(demo))
+    assert code == 2
+    assert "daily_build_weekday" in err
+
+
+def test_verify_passes_on_a_fresh_demo_store_in_under_two_seconds(demo: Path) -> None:
+    began = time.perf_counter()
+    code, out, err = invoke("verify", "--store", str(demo))
+    assert time.perf_counter() - began < 2
+    assert code == 0, out + err
+    assert out.count("PASS") >= 21
+    assert "FAIL" not in out
+
+
+def test_verify_fails_on_a_dropped_table(demo: Path) -> None:
+    with open_store(str(demo)) as store:
+        assert isinstance(store, DuckDBStore)
+        store.execute("DROP TABLE alerts")
+    code, out, err = invoke("verify", "--store", str(demo))
+    assert code == 1
+    assert "FAIL every table: missing: alerts" in out
+    assert "every table" in err
+
+
+def test_verify_fails_on_a_corrupt_setting(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EROS_WORKERS", "-3")
+    code, out, _ = invoke("verify", "--store", str(demo))
+    assert code == 1
+    assert "FAIL settings valid: invalid settings" in out
+    assert "workers" in out
+
+
+def test_verify_reads_sheets_credentials_only_when_configured(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "nowhere.json"
+    monkeypatch.setenv("EROS_SHEETS_CREDENTIALS", str(missing))
+    code, out, _ = invoke("verify", "--store", str(demo))
+    assert code == 1
+    assert "FAIL Sheets credentials" in out
