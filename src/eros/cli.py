@@ -975,6 +975,7 @@ def demo_command(
     """
     from eros import clock
     from eros.demo import build_demo
+    from eros.jobs import run_job
     from eros.pipeline import run_pages, run_summary
 
     settings = settings_for()
@@ -996,6 +997,8 @@ def demo_command(
         )
         summary = None
         if run:
+            step("refreshing caption stats (as the daemon's update-stats job would)")
+            run_job("update-stats", str(result.store_path), settings)
             step(f"planning the week of {result.week_start.isoformat()} for every page")
             job = run_pages(
                 str(result.store_path),
