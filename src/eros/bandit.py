@@ -181,30 +181,37 @@ class CaptionBandit:
         groups = int(group.max()) + 1 if group.size else 0
         trials = successes + failures
         seen = trials > 0
-        seen_count = np.bincount(group, seen, minlength=groups)
-        sum_trials = np.bincount(group, trials, minlength=groups)
-        safe_trials = np.where(sum_trials > 0, sum_trials, 1.0)
-        mean = np.clip(
-            np.bincount(group, successes, minlength=groups) / safe_trials, 1e-4, 1 - 1e-4
-        )
-        rate = np.divide(successes, trials, out=np.zeros_like(trials), where=seen)
-        spread = np.where(seen, trials * (rate - mean[group]) ** 2, 0.0)
-        observed = np.bincount(group, spread, minlength=groups) / safe_trials
-        noise = seen_count * mean * (1 - mean) / safe_trials
-        between = np.maximum(observed - noise, 1e-12)
+        # Per group, the evidence-weighted spread of the captions' rates, from sums alone:
+        # Σ t·(s/t − m)² = Σ s²/t − 2m·Σ s + m²·Σ t. A handful of groups: plain floats are faster.
+        seen_count = np.bincount(group, seen, minlength=groups).tolist()
+        sum_trials = np.bincount(group, trials, minlength=groups).tolist()
+        sum_successes = np.bincount(group, successes, minlength=groups).tolist()
+        squares = successes * successes / np.where(seen, trials, 1.0)
+        sum_squares = np.bincount(group, squares, minlength=groups).tolist()
         cap = self.prior_strength_cap
-        strength = np.clip(mean * (1 - mean) / between - 1, 2.0, cap)
-        few = seen_count < 3
-        mean = np.where(few, FALLBACK_PRIOR_MEAN, mean)
-        strength = np.where(few, min(cap, 10.0), strength)
-        empty = seen_count == 0
-        if empty.any():
-            pooled = empirical_bayes_prior(successes, failures, strength_cap=cap)
-            mean = np.where(empty, pooled.mean, mean)
-            strength = np.where(empty, np.minimum(strength, pooled.strength), strength)
-        self.prior_mean, self.prior_strength = mean, strength
-        self.alpha = mean[group] * strength[group] + successes
-        self.beta = (1 - mean[group]) * strength[group] + failures
+        means, strengths = [], []
+        pooled: BetaPrior | None = None
+        for index in range(groups):
+            count, total = seen_count[index], sum_trials[index]
+            if count == 0:  # no evidence in this group: borrow the page-wide prior's mean
+                pooled = pooled or empirical_bayes_prior(successes, failures, strength_cap=cap)
+                means.append(pooled.mean)
+                strengths.append(min(min(cap, 10.0), pooled.strength))
+            elif count < 3:
+                means.append(FALLBACK_PRIOR_MEAN)
+                strengths.append(min(cap, 10.0))
+            else:
+                mean = min(max(sum_successes[index] / total, 1e-4), 1 - 1e-4)
+                observed = (
+                    sum_squares[index] - 2 * mean * sum_successes[index] + mean * mean * total
+                ) / total
+                between = max(observed - count * mean * (1 - mean) / total, 1e-12)
+                means.append(mean)
+                strengths.append(min(max(mean * (1 - mean) / between - 1, 2.0), cap))
+        self.prior_mean, self.prior_strength = np.array(means), np.array(strengths)
+        prior_alpha = self.prior_mean * self.prior_strength
+        self.alpha = prior_alpha[group] + successes
+        self.beta = (self.prior_strength - prior_alpha)[group] + failures
         return self
 
     def update(self, caption_index: IntArray, successes: FloatArray, failures: FloatArray) -> None:
