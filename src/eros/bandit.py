@@ -55,7 +55,7 @@ def decay_weights(age_days: FloatArray, half_life_days: float) -> FloatArray:
     """0.5^(age / half-life): a message half a life old counts half."""
     import numpy as np
 
-    weights: FloatArray = np.power(0.5, np.maximum(age_days, 0.0) / half_life_days)
+    weights: FloatArray = np.exp2(-np.maximum(age_days, 0.0) / half_life_days)
     return weights
 
 
@@ -255,11 +255,12 @@ def caption_evidence(
     import numpy as np
 
     weight = decay_weights(age_days, half_life_days) * effective_trials_factor(viewed, rho)
-    successes = np.bincount(caption_index, weight * purchased, minlength=captions).astype(
-        np.float64
+    # Weighted bincounts are float64 already (astype without a copy is for the type checker).
+    successes = np.bincount(caption_index, weight * purchased, minlength=captions)
+    failures = np.bincount(caption_index, weight * (viewed - purchased), minlength=captions)
+    sends = np.bincount(caption_index, minlength=captions)
+    return (
+        successes.astype(np.float64, copy=False),
+        failures.astype(np.float64, copy=False),
+        sends.astype(np.float64),
     )
-    failures = np.bincount(caption_index, weight * (viewed - purchased), minlength=captions).astype(
-        np.float64
-    )
-    sends = np.bincount(caption_index, minlength=captions).astype(np.float64)
-    return successes, failures, sends
