@@ -788,11 +788,7 @@ def update_stats_command(store: StoreOption = None, as_json: JsonOption = False)
 
     Example: eros jobs update-stats --store eros-demo.duckdb
     """
-    from eros.jobs import run_job
-
-    settings = settings_for(store)
-    result = run_job("update-stats", settings.store, settings)  # under the job's lease
-    print_json(result) if as_json else console.print(f"update-stats: {result.detail}")
+    _run_job_command("update-stats", store, as_json)
 
 
 @jobs_app.command("sweep-locks")
@@ -801,11 +797,16 @@ def sweep_locks_command(store: StoreOption = None, as_json: JsonOption = False) 
 
     Example: eros jobs sweep-locks --store eros-demo.duckdb
     """
+    _run_job_command("sweep-locks", store, as_json)
+
+
+def _run_job_command(job: str, store: str | None, as_json: bool) -> None:
+    """Run a maintenance job under its lease and print what it did."""
     from eros.jobs import run_job
 
     settings = settings_for(store)
-    result = run_job("sweep-locks", settings.store, settings)  # under the job's lease
-    print_json(result) if as_json else console.print(f"sweep-locks: {result.detail}")
+    result = run_job(job, settings.store, settings)
+    print_json(result) if as_json else console.print(f"{job}: {result.detail}")
 
 
 @jobs_app.command("daily")

@@ -383,7 +383,7 @@ def run_pages(
     page's time zone.
     """
     started_at, clock_start = clock.now(), time_module.perf_counter()
-    # One store unit for the run: threads work on cursors of one connection (DuckDB's model).
+    # One store unit for the run (one process holds the DuckDB file; workers never touch it).
     with open_store(store_url) as store:
         pages = find_pages(store, page_names)
         weeks = [

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from eros.schedule import Schedule
@@ -68,6 +68,21 @@ class ExportRow:
             f"{self.expected_revenue:.2f}",
         ]
 
+    @classmethod
+    def at(
+        cls, schedule_id: str, page_name: str, send_at_local: datetime, **message: Any
+    ) -> ExportRow:
+        """A row whose local date, weekday and UTC instant follow from its local send time."""
+        return cls(
+            schedule_id=schedule_id,
+            page_name=page_name,
+            date=send_at_local.date(),
+            day_of_week=send_at_local.strftime("%A"),
+            send_at_local=send_at_local,
+            send_at_utc=send_at_local.astimezone(UTC),
+            **message,
+        )
+
 
 @dataclass(frozen=True)
 class ExportLogEntry:
@@ -103,13 +118,10 @@ def schedule_export(schedule: Schedule) -> ScheduleExport:
     """A just-built schedule as exporters take it, without reading it back from the store (the
     store's `schedule_export` gives the same for a saved one: a test holds them equal)."""
     rows = [
-        ExportRow(
-            schedule_id=schedule.schedule_id,
-            page_name=schedule.page_name,
-            date=message.send_at_local.date(),
-            day_of_week=message.send_at_local.strftime("%A"),
-            send_at_local=message.send_at_local,
-            send_at_utc=message.send_at_utc,
+        ExportRow.at(
+            schedule.schedule_id,
+            schedule.page_name,
+            message.send_at_local,
             message_type=message.message_type,
             caption_key=message.caption_key,
             caption_text=message.caption_text,

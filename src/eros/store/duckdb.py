@@ -688,16 +688,11 @@ class DuckDBStore:
             "WHERE schedule_id = ? ORDER BY seq",
             [schedule_id],
         ):
-            utc = send_at.replace(tzinfo=UTC)
-            local = utc.astimezone(tz)
             rows.append(
-                ExportRow(
-                    schedule_id=schedule_id,
-                    page_name=page_name,
-                    date=local.date(),
-                    day_of_week=local.strftime("%A"),
-                    send_at_local=local,
-                    send_at_utc=utc,
+                ExportRow.at(
+                    schedule_id,
+                    page_name,
+                    send_at.replace(tzinfo=UTC).astimezone(tz),
                     message_type=kind,
                     caption_key=key or "",
                     caption_text=text or "",
