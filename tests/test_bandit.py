@@ -12,6 +12,7 @@ from eros.bandit import (
     effective_trials_factor,
     empirical_bayes_prior,
     intra_class_correlation,
+    intra_class_correlations,
     wilson_bounds,
 )
 
@@ -86,6 +87,64 @@ def test_empirical_bayes_prior_matches_the_spread_and_is_capped(rng: np.random.G
     assert capped.mean == pytest.approx(prior.mean)
 
 
+def test_empirical_bayes_prior_known_answer() -> None:
+    # Rates 0.1, 0.2, 0.3 on 100 trials each: mean 0.2; spread Σt(r − m)²/Σt = 0.02/3, minus the
+    # binomial noise 3·0.16/300 = 0.0016, leaves 0.0050667 = 0.16 / (strength + 1).
+    prior = empirical_bayes_prior(np.array([10.0, 20.0, 30.0]), np.array([90.0, 80.0, 70.0]))
+    strength = 0.16 / (0.02 / 3 - 0.0016) - 1
+    assert prior.mean == pytest.approx(0.2)
+    assert prior.strength == pytest.approx(strength)
+    assert (prior.alpha, prior.beta) == pytest.approx((0.2 * strength, 0.8 * strength))
+    assert empirical_bayes_prior(np.array([1.0, 0.0]), np.array([9.0, 0.0])).mean == 0.05
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_many_pages_at_once_match_each_page_alone(pages: int, seed: int) -> None:
+    """ρ per page, decayed evidence with each send's page ρ, and posteriors fitted with each
+    (page, price tier) group under its page: identical to the pages fitted one by one."""
+    rng = np.random.default_rng(seed)
+    captions, tiers = 30, 3
+    per_page = []
+    for _ in range(pages):
+        sends = int(rng.integers(20, 80))
+        caption = rng.integers(0, captions, sends)
+        viewed = rng.integers(0, 3_000, sends).astype(float)
+        rates = rng.beta(2, 30, captions) * (rng.random(captions) > 0.1)
+        send_rates = np.minimum(rates[caption] * rng.lognormal(0, 0.3, sends), 1.0)  # overdispersed
+        purchased = rng.binomial(viewed.astype(np.int64), send_rates).astype(float)
+        age = rng.uniform(0, 200, sends)
+        tier = rng.integers(0, tiers, captions)
+        per_page.append((caption, viewed, purchased, age, tier))
+
+    caption = np.concatenate([p[0] + page * captions for page, p in enumerate(per_page)])
+    page_of = np.concatenate([np.full(p[0].size, page) for page, p in enumerate(per_page)])
+    viewed, purchased, age = (np.concatenate([p[i] for p in per_page]) for i in (1, 2, 3))
+    rho = intra_class_correlations(purchased, viewed, caption, page_of, pages)
+    successes, failures, _ = caption_evidence(
+        caption, pages * captions, viewed, purchased, age, 90.0, rho[page_of]
+    )
+    group = np.concatenate([p[4] + page * tiers for page, p in enumerate(per_page)])
+    parent = np.repeat(np.arange(pages), tiers)
+    together = CaptionBandit(np.random.default_rng(0)).fit(successes, failures, group, parent)
+
+    assert pages == 1 or rho.max() > rho.min()  # the pages' ρ differ: a shared ρ would fail
+    for page, (caption, viewed, purchased, age, tier) in enumerate(per_page):
+        alone_rho = intra_class_correlation(purchased, viewed, caption)
+        assert rho[page] == pytest.approx(alone_rho, rel=1e-9, abs=1e-15)
+        s, f, _ = caption_evidence(caption, captions, viewed, purchased, age, 90.0, alone_rho)
+        rows = slice(page * captions, (page + 1) * captions)
+        assert successes[rows] == pytest.approx(s, rel=1e-9)
+        assert failures[rows] == pytest.approx(f, rel=1e-9)
+        alone = CaptionBandit(np.random.default_rng(0)).fit(s, f, tier)
+        assert together.alpha is not None
+        assert together.beta is not None
+        assert alone.alpha is not None
+        assert alone.beta is not None
+        assert together.alpha[rows] == pytest.approx(alone.alpha, rel=1e-9)
+        assert together.beta[rows] == pytest.approx(alone.beta, rel=1e-9)
+
+
 def test_thompson_draws_are_seeded_and_centred() -> None:
     successes = np.array([5.0, 50.0, 0.0])
     failures = np.array([95.0, 950.0, 0.0])
@@ -136,6 +195,19 @@ def test_a_caption_never_sent_starts_at_its_group_prior() -> None:
     other = empirical_bayes_prior(successes[4:], failures[4:])
     assert bandit.prior_mean is not None
     assert bandit.prior_mean[1] == pytest.approx(other.mean)
+
+
+def test_a_sparse_group_borrows_its_page_prior_mean() -> None:
+    successes = np.array([10.0, 20.0, 30.0, 40.0, 0.0])
+    failures = np.array([90.0, 80.0, 70.0, 60.0, 0.0])
+    groups = np.array([0, 0, 0, 1, 1], dtype=np.int64)  # group 1: one caption seen, one unseen
+    bandit = CaptionBandit(np.random.default_rng(1)).fit(successes, failures, groups)
+    page = empirical_bayes_prior(successes, failures)
+    assert bandit.prior_mean is not None
+    assert bandit.prior_strength is not None
+    assert bandit.prior_mean[1] == pytest.approx(page.mean)
+    assert bandit.prior_strength[1] == pytest.approx(min(10.0, page.strength))
+    assert bandit.posterior_mean[4] == pytest.approx(page.mean)
 
 
 @settings(max_examples=50, deadline=None)

@@ -63,32 +63,64 @@ def intra_class_correlation(purchased: FloatArray, viewed: FloatArray, groups: I
     """ρ of the beta-binomial: how much more rates vary between sends (of one caption) than binomial
     noise explains. Method of moments on the Pearson dispersion φ = 1 + (n̄ − 1)·ρ; 0 when the
     data show no overdispersion."""
-    import numpy as np
-
     if groups.size < 3:
         return 0.0
-    # Per caption first (few), then per send without copies: this runs once per page-week.
-    caption_viewed = np.bincount(groups, viewed)
-    rate_of = np.bincount(groups, purchased) / np.where(caption_viewed > 0, caption_viewed, 1.0)
-    variance_of = rate_of * (1 - rate_of)
-    informative = (variance_of > 0)[groups] & (viewed > 0)
-    messages = int(np.count_nonzero(informative))
-    captions = int(np.count_nonzero(np.bincount(groups, informative)))
+    pearson, messages, captions, views = (
+        float(part.sum()) for part in _dispersion(purchased, viewed, groups)
+    )
     degrees = messages - captions
     if degrees < 2:
         return 0.0
-    rate, variance = rate_of[groups], variance_of[groups]
-    scale = np.where(informative, viewed * variance, 1.0)
-    pearson = float(np.sum(np.where(informative, (purchased - viewed * rate) ** 2 / scale, 0.0)))
-    dispersion = pearson / degrees
-    mean_views = float(np.sum(viewed, where=informative) / messages)
+    dispersion, mean_views = pearson / degrees, views / messages
     if dispersion <= 1 or mean_views <= 1:
         return 0.0
-    return float(min(1.0, (dispersion - 1) / (mean_views - 1)))
+    return min(1.0, (dispersion - 1) / (mean_views - 1))
 
 
-def effective_trials_factor(viewed: FloatArray, rho: float) -> FloatArray:
-    """k = 1 / (1 + (n − 1)·ρ): the share of a send's viewers that counts as independent trials."""
+def intra_class_correlations(
+    purchased: FloatArray, viewed: FloatArray, groups: IntArray, strata: IntArray, count: int
+) -> FloatArray:
+    """`intra_class_correlation` of each of `count` strata (pages) at once: send i belongs to
+    stratum `strata[i]`, and a group (caption) lies within one stratum."""
+    import numpy as np
+
+    parts = _dispersion(purchased, viewed, groups)
+    stratum_of = np.zeros(parts[0].size, dtype=np.int64)
+    stratum_of[groups] = strata
+    pearson, messages, captions, views = (np.bincount(stratum_of, part, count) for part in parts)
+    degrees = messages - captions
+    dispersion = pearson / np.maximum(degrees, 1.0)
+    mean_views = views / np.maximum(messages, 1.0)
+    overdispersed = (degrees >= 2) & (dispersion > 1) & (mean_views > 1)
+    excess = np.where(
+        overdispersed, (dispersion - 1) / np.where(overdispersed, mean_views - 1, 1.0), 0.0
+    )
+    rho: FloatArray = np.minimum(excess, 1.0)
+    return rho
+
+
+def _dispersion(
+    purchased: FloatArray, viewed: FloatArray, groups: IntArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Per caption, over the captions whose rate r = Y/N is strictly inside (0, 1): the Pearson sum
+    Σ_i (y_i − n_i·r)² / (n_i·r(1 − r)), the sends, 1 (the caption), and the views; 0 elsewhere.
+    From sums alone: Σ_i (y_i − n_i·r)² / n_i = Σ_i y_i²/n_i − r·Y."""
+    import numpy as np
+
+    caption_viewed = np.bincount(groups, viewed)
+    caption_purchased = np.bincount(groups, purchased)
+    squares = np.bincount(groups, purchased * purchased / np.maximum(viewed, 1.0))
+    rate = caption_purchased / np.maximum(caption_viewed, 1.0)
+    variance = rate * (1.0 - rate)
+    informative = (variance > 0).astype(np.float64)
+    pearson = (squares - rate * caption_purchased) / np.where(variance > 0, variance, 1.0)
+    sends = np.bincount(groups, viewed > 0)
+    return pearson * informative, sends * informative, informative, caption_viewed * informative
+
+
+def effective_trials_factor(viewed: FloatArray, rho: float | FloatArray) -> FloatArray:
+    """k = 1 / (1 + (n − 1)·ρ): the share of a send's viewers that counts as independent trials
+    (ρ one number, or one per send)."""
     import numpy as np
 
     factor: FloatArray = 1.0 / (1.0 + np.maximum(viewed - 1.0, 0.0) * rho)
@@ -110,32 +142,59 @@ class BetaPrior:
 
 
 def empirical_bayes_prior(
-    successes: FloatArray,
-    failures: FloatArray,
-    *,
-    strength_cap: float = DEFAULT_PRIOR_STRENGTH_CAP,
-    fallback_mean: float = FALLBACK_PRIOR_MEAN,
+    successes: FloatArray, failures: FloatArray, *, strength_cap: float = DEFAULT_PRIOR_STRENGTH_CAP
 ) -> BetaPrior:
     """A Beta prior matching the spread of the captions' rates (method of moments, weighted by their
     evidence), with strength α + β capped. Captions without evidence are ignored; with fewer than
-    three, a weak prior around `fallback_mean`."""
+    three, a weak prior around `FALLBACK_PRIOR_MEAN`."""
+    import numpy as np
+
+    pool = np.zeros(successes.size, dtype=np.int64)
+    mean, strength = _prior_moments(*_pool_sums(successes, failures, pool, 1), strength_cap)
+    return BetaPrior(float(mean[0] * strength[0]), float((1 - mean[0]) * strength[0]))
+
+
+def _pool_sums(
+    successes: FloatArray, failures: FloatArray, pool: IntArray, pools: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Per pool: captions seen, Σ t, Σ s and Σ s²/t — enough for the evidence-weighted spread of
+    the rates s/t around m, Σ t·(s/t − m)² = Σ s²/t − 2m·Σ s + m²·Σ t."""
     import numpy as np
 
     trials = successes + failures
     seen = trials > 0
-    if seen.sum() < 3:
-        strength = min(strength_cap, 10.0)
-        return BetaPrior(fallback_mean * strength, (1 - fallback_mean) * strength)
-    rates = successes[seen] / trials[seen]
-    weights = trials[seen] / trials[seen].sum()
-    mean = float(np.clip(np.sum(weights * rates), 1e-4, 1 - 1e-4))
-    # Between-caption variance minus the binomial noise each rate carries.
-    observed = float(np.sum(weights * (rates - mean) ** 2))
-    noise = float(np.sum(weights * mean * (1 - mean) / trials[seen]))
-    between = max(observed - noise, 1e-12)
-    strength = mean * (1 - mean) / between - 1
-    strength = float(np.clip(strength, 2.0, strength_cap))
-    return BetaPrior(mean * strength, (1 - mean) * strength)
+    squares = successes * successes / np.where(seen, trials, 1.0)
+    return _sums_by(pool, (seen, trials, successes, squares), pools)
+
+
+def _sums_by(
+    index: IntArray, parts: tuple[npt.NDArray[np.generic], ...], size: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    import numpy as np
+
+    first, second, third, fourth = (
+        np.bincount(index, part, size).astype(np.float64, copy=False) for part in parts
+    )
+    return first, second, third, fourth
+
+
+def _prior_moments(
+    seen: FloatArray, trials: FloatArray, successes: FloatArray, squares: FloatArray, cap: float
+) -> tuple[FloatArray, FloatArray]:
+    """Prior mean and strength of each pool from its sums: the strength makes the Beta's variance
+    the captions' spread less the binomial noise each rate carries, clipped to [2, cap]; a pool
+    with fewer than three captions seen gets `FALLBACK_PRIOR_MEAN` at strength min(cap, 10)."""
+    import numpy as np
+
+    enough = seen >= 3
+    total = np.maximum(trials, 1e-300)
+    mean = np.minimum(np.maximum(successes / total, 1e-4), 1 - 1e-4)  # (np.clip is slower)
+    spread = mean * (1 - mean)
+    observed = squares / total - mean * (2 * successes / total - mean)
+    between = np.maximum(observed - seen * spread / total, 1e-12)
+    strength = np.minimum(np.maximum(spread / between - 1, 2.0), cap)
+    weak_strength = min(cap, 10.0)
+    return np.where(enough, mean, FALLBACK_PRIOR_MEAN), np.where(enough, strength, weak_strength)
 
 
 class CaptionBandit:
@@ -169,49 +228,35 @@ class CaptionBandit:
         caption_to_successes: FloatArray,
         caption_to_failures: FloatArray,
         caption_to_group: IntArray,
+        group_to_parent: IntArray | None = None,
     ) -> CaptionBandit:
         """Posteriors for captions given their evidence and group (e.g. price tier index).
 
-        The prior of each group is `empirical_bayes_prior` of its captions, computed for all
-        groups at once; a group with no evidence borrows the whole page's prior mean.
+        The prior of each group is `empirical_bayes_prior` of its captions, for all groups at once.
+        A group with fewer than three captions seen borrows the mean of its parent's prior (the
+        parent pools its groups' captions: by default one parent, the page; for many pages at once,
+        each group's page), at a strength of at most 10.
         """
         import numpy as np
 
         successes, failures, group = caption_to_successes, caption_to_failures, caption_to_group
         groups = int(group.max()) + 1 if group.size else 0
-        trials = successes + failures
-        seen = trials > 0
-        # Per group, the evidence-weighted spread of the captions' rates, from sums alone:
-        # Σ t·(s/t − m)² = Σ s²/t − 2m·Σ s + m²·Σ t. A handful of groups: plain floats are faster.
-        seen_count = np.bincount(group, seen, minlength=groups).tolist()
-        sum_trials = np.bincount(group, trials, minlength=groups).tolist()
-        sum_successes = np.bincount(group, successes, minlength=groups).tolist()
-        squares = successes * successes / np.where(seen, trials, 1.0)
-        sum_squares = np.bincount(group, squares, minlength=groups).tolist()
         cap = self.prior_strength_cap
-        means, strengths = [], []
-        pooled: BetaPrior | None = None
-        for index in range(groups):
-            count, total = seen_count[index], sum_trials[index]
-            if count == 0:  # no evidence in this group: borrow the page-wide prior's mean
-                pooled = pooled or empirical_bayes_prior(successes, failures, strength_cap=cap)
-                means.append(pooled.mean)
-                strengths.append(min(min(cap, 10.0), pooled.strength))
-            elif count < 3:
-                means.append(FALLBACK_PRIOR_MEAN)
-                strengths.append(min(cap, 10.0))
-            else:
-                mean = min(max(sum_successes[index] / total, 1e-4), 1 - 1e-4)
-                observed = (
-                    sum_squares[index] - 2 * mean * sum_successes[index] + mean * mean * total
-                ) / total
-                between = max(observed - count * mean * (1 - mean) / total, 1e-12)
-                means.append(mean)
-                strengths.append(min(max(mean * (1 - mean) / between - 1, 2.0), cap))
-        self.prior_mean, self.prior_strength = np.array(means), np.array(strengths)
-        prior_alpha = self.prior_mean * self.prior_strength
+        sums = _pool_sums(successes, failures, group, groups)
+        mean, strength = _prior_moments(*sums, cap)
+        weak = sums[0] < 3
+        if weak.any():
+            parent = (
+                np.zeros(groups, dtype=np.int64) if group_to_parent is None else group_to_parent
+            )
+            parents = int(parent.max()) + 1
+            pooled_mean, pooled_strength = _prior_moments(*_sums_by(parent, sums, parents), cap)
+            mean = np.where(weak, pooled_mean[parent], mean)
+            strength = np.where(weak, np.minimum(pooled_strength[parent], min(cap, 10.0)), strength)
+        self.prior_mean, self.prior_strength = mean, strength
+        prior_alpha = mean * strength
         self.alpha = prior_alpha[group] + successes
-        self.beta = (self.prior_strength - prior_alpha)[group] + failures
+        self.beta = (strength - prior_alpha)[group] + failures
         return self
 
     def update(self, caption_index: IntArray, successes: FloatArray, failures: FloatArray) -> None:
@@ -249,9 +294,10 @@ def caption_evidence(
     purchased: FloatArray,
     age_days: FloatArray,
     half_life_days: float,
-    rho: float,
+    rho: float | FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per caption: decayed effective successes, failures, and the raw number of sends."""
+    """Per caption: decayed effective successes, failures, and the raw number of sends (ρ one
+    number, or one per send, e.g. its page's)."""
     import numpy as np
 
     weight = decay_weights(age_days, half_life_days) * effective_trials_factor(viewed, rho)
