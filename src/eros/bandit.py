@@ -13,6 +13,10 @@ The prior (α0, β0) is empirical Bayes from the page's captions, per group (pri
 strength α0 + β0 capped so that evidence soon dominates. Thompson sampling draws θ per caption;
 PPVs are ranked by θ × price (expected revenue per viewer). Wilson bounds are for reports and for
 dropping clearly bad captions, never for ranking (a greedy lower-bound ranking never explores).
+
+A portfolio can be fitted in one pass, with the same posteriors as page by page: number captions and
+groups across pages, take ρ per page from `intra_class_correlations`, pass each send its page's ρ,
+and give `CaptionBandit.fit` each group's page as its parent.
 """
 
 from __future__ import annotations
