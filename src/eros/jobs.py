@@ -74,6 +74,12 @@ class PageTally:
     def error(self) -> str | None:
         return "; ".join(self.errors[-5:]) or None
 
+    def job_run(self, job: str, started: datetime) -> JobRun:
+        """The job_runs row of a job that ran to its end, finishing now."""
+        return JobRun(
+            job, started, clock.now(), self.status, self.processed, self.failed, self.error
+        )
+
 
 def caption_stats_for_page(
     store: Store, page_name: str, settings: Settings, now: datetime, loaded: datetime
@@ -141,17 +147,7 @@ def update_stats(store: Store, settings: Settings) -> JobResult:
     except JobStopped as stop:
         _stopped(store, "update-stats", started, tally, stop)
         raise
-    store.record_job_run(
-        JobRun(
-            "update-stats",
-            started,
-            clock.now(),
-            tally.status,
-            tally.processed,
-            tally.failed,
-            tally.error,
-        )
-    )
+    store.record_job_run(tally.job_run("update-stats", started))
     pages = tally.processed
     detail = f"refreshed {rows} caption stats on {pages} page(s)" if pages else "up to date"
     if tally.failed:
@@ -314,17 +310,7 @@ def daily(store_url: str, settings: Settings, day: date | None = None) -> JobRes
             _stopped(store, "daily", started, tally, stop)
         raise
     with open_store(store_url) as store:
-        store.record_job_run(
-            JobRun(
-                "daily",
-                started,
-                clock.now(),
-                tally.status,
-                tally.processed,
-                tally.failed,
-                tally.error,
-            )
-        )
+        store.record_job_run(tally.job_run("daily", started))
     parts = [
         f"{stats} caption stats",
         f"{freed} lock(s) freed",

@@ -77,6 +77,15 @@ def analyze_weeks(
     return {report.page_name: report for report in reports if report.page_name in as_of}
 
 
+def _analyzed_week(
+    store: Store, page_name: str, week_start: date, settings: Settings
+) -> tuple[PageWeek, PerformanceReport]:
+    """One page's week and its report (`eros select` and `eros build`)."""
+    (page,) = find_pages(store, [page_name])
+    week = page_week(page, week_start)
+    return week, analyze_weeks(store, [week], settings)[page_name]
+
+
 @dataclass(frozen=True)
 class WeekInputs:
     """What the select, build and validate stages read of the store for one page-week, read once
@@ -170,9 +179,7 @@ def select_and_lock(
     first (each attempt is one unit of work on the store)."""
     for attempt in _on_lock_conflict():
         with attempt, open_store(store_url) as store:
-            (page,) = find_pages(store, [page_name])
-            week = page_week(page, week_start)
-            report = analyze_weeks(store, [week], settings)[page_name]
+            week, report = _analyzed_week(store, page_name, week_start, settings)
             selection = select_week(store, week, mode, report, settings)
             lock_selection(
                 store,
@@ -279,9 +286,7 @@ def build_page_week(
     """`eros build`: one page-week end to end, re-selecting if another page locked a caption."""
     for attempt in _on_lock_conflict():
         with attempt, open_store(store_url) as store:
-            (page,) = find_pages(store, [page_name])
-            week = page_week(page, week_start)
-            report = analyze_weeks(store, [week], settings)[page_name]
+            week, report = _analyzed_week(store, page_name, week_start, settings)
             built = build_week(store, week, mode, report, settings)
     return built
 
