@@ -92,6 +92,7 @@ def test_sweep_frees_expired_and_superseded_locks(db_path: Path) -> None:
                 ["p", "p", "q"],
                 ["SCH_A", "SCH_OLD", "SCH_B"],
                 [to_db_instant(NOW)] * 3,
+                [to_db_instant(NOW - timedelta(days=28))] * 3,
                 [past, live, live],
             ],
         )

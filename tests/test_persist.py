@@ -9,7 +9,7 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
-from eros.pipeline import analyze_weeks, build_page_week, build_week, find_pages, page_week
+from eros.pipeline import build_page_week
 from eros.settings import load_settings
 from eros.store import open_store
 from eros.store.duckdb import DuckDBStore
@@ -68,9 +68,8 @@ KILLED_WRITER = textwrap.dedent(
     """
     import sys, time
     from datetime import date
-    from eros.pipeline import analyze_weeks, build_week, find_pages, page_week
+    from eros.pipeline import build_page_week
     from eros.settings import load_settings
-    from eros.store import open_store
     from eros.store.duckdb import DuckDBStore
 
     original = DuckDBStore.insert_columns
@@ -82,12 +81,7 @@ KILLED_WRITER = textwrap.dedent(
             time.sleep(60)  # killed here, after the schedule and its messages, before the locks
 
     DuckDBStore.insert_columns = insert_then_stall
-    settings = load_settings()
-    with open_store(sys.argv[1]) as store:
-        (page,) = find_pages(store, ["talia"])
-        week = page_week(page, date(2025, 11, 3))
-        report = analyze_weeks(store, [week], settings)["talia"]
-        build_week(store, week, "optimize", report, settings)
+    build_page_week(sys.argv[1], "talia", date(2025, 11, 3), "optimize", load_settings())
     """
 )
 
@@ -108,12 +102,7 @@ def test_a_writer_killed_mid_transaction_leaves_the_whole_schedule_or_nothing(
     assert writer.returncode == -signal.SIGKILL
     assert counts(demo_store_path) == before
     # The store is usable afterwards and the same build now lands whole.
-    settings = load_settings()
-    with open_store(str(demo_store_path)) as store:
-        (page,) = find_pages(store, ["talia"])
-        week = page_week(page, WEEK)
-        report = analyze_weeks(store, [week], settings)["talia"]
-        built = build_week(store, week, "optimize", report, settings)
+    built = build_page_week(str(demo_store_path), "talia", WEEK, "optimize", load_settings())
     assert built.persisted == "created"
     assert counts(demo_store_path)["schedule_messages"] == len(built.schedule.messages)
 

@@ -4,7 +4,7 @@ exporter never stopping the others, and schedules in the CSV that pass validatio
 import csv
 import json
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,9 @@ def assert_csv_schedules_validate(path: Path, summary: dict[str, Any], store_pat
             ppv_shortfalls=["PPV counts as exported"],
         )
         ppv_counts = {day.isoformat(): 99 for day in days}
-        validation = validate(schedule, ValidationContext(ppv_counts), settings)
+        recent = datetime.combine(WEEK, datetime.min.time(), UTC) - timedelta(days=1)
+        context = ValidationContext(ppv_counts, newest_message_at=recent)
+        validation = validate(schedule, context, settings)
         assert validation.ok, (schedule_id, [(r.rule, r.detail) for r in validation.failed()])
         assert len(days) == 7
 
@@ -197,16 +199,16 @@ def test_one_failing_page_never_stops_the_others(
 def test_transient_faults_are_retried(
     demo_store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_save = DuckDBStore.save_schedule
+    real_save = DuckDBStore.save_schedules
     calls: list[str] = []
 
-    def flaky_save(self: DuckDBStore, schedule: Any, *args: Any) -> str:
-        calls.append(schedule.page_name)
-        if calls.count(schedule.page_name) == 1:
+    def flaky_save(self: DuckDBStore, requests: Any, *args: Any) -> Any:
+        calls.extend(request.schedule.page_name for request in requests)
+        if calls.count("talia") == 1:
             raise StoreBusyError("the store is in use by another process")
-        return real_save(self, schedule, *args)
+        return real_save(self, requests, *args)
 
-    monkeypatch.setattr(DuckDBStore, "save_schedule", flaky_save)
+    monkeypatch.setattr(DuckDBStore, "save_schedules", flaky_save)
     code, summary = run_json(
         "talia",
         "--week",

@@ -2,7 +2,7 @@
 catches its own violation, placement is near-optimal, schedule ids are stable."""
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import permutations
 
 import numpy as np
@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from eros import clock
 from eros.analyze import (
     AccountClassification,
     DayOfWeek,
@@ -19,6 +20,7 @@ from eros.analyze import (
     SaturationAnalysis,
 )
 from eros.models import (
+    CaptionLock,
     CaptionPool,
     CaptionSelection,
     PooledCaption,
@@ -129,7 +131,10 @@ def build_and_validate(
         mode=mode,
         settings=SETTINGS,
     )
-    context = ValidationContext({p.day.isoformat(): p.ppv_target for p in schedule.day_plans})
+    context = ValidationContext(
+        {p.day.isoformat(): p.ppv_target for p in schedule.day_plans},
+        newest_message_at=datetime.combine(week, time(0), UTC) - timedelta(days=1),
+    )
     return schedule, context
 
 
@@ -330,6 +335,8 @@ def break_rule(
         return with_message(
             schedule, bumps[1], caption_key=schedule.messages[bumps[0]].caption_key
         ), context
+    if rule == "recent_data":
+        return schedule, replace(context, newest_message_at=week_start - timedelta(days=15))
     if rule == "cooldown":
         return schedule, replace(
             context, last_sent={first.caption_key: week_start - timedelta(days=1)}
@@ -373,6 +380,7 @@ RULES = [
     "page_time_zone",
     "unique_ppv_captions",
     "bump_repeat_48h",
+    "recent_data",
     "cooldown",
     "locks",
     "prices",
@@ -396,3 +404,32 @@ def test_the_validator_catches_each_rule_broken_on_purpose(
 def test_every_rule_is_reported(valid_schedule: tuple[Schedule, ValidationContext]) -> None:
     schedule, context = valid_schedule
     assert [result.rule for result in validate(schedule, context, SETTINGS).rules] == RULES
+
+
+def test_a_caption_planned_in_a_later_saved_week_is_cooling(
+    valid_schedule: tuple[Schedule, ValidationContext],
+) -> None:
+    schedule, context = valid_schedule
+    first = next(m for m in schedule.messages if m.message_type == "ppv")
+    week_start = clock.week_bounds_utc(schedule.week_start, clock.zone(schedule.timezone))[0]
+    soon = replace(context, next_planned={first.caption_key: week_start + timedelta(days=9)})
+    later = replace(context, next_planned={first.caption_key: week_start + timedelta(days=60)})
+    assert "cooldown" in {rule.rule for rule in validate(schedule, soon, SETTINGS).failed()}
+    assert validate(schedule, later, SETTINGS).ok
+
+
+def test_locks_conflict_by_window_whatever_the_clock_says(
+    valid_schedule: tuple[Schedule, ValidationContext],
+) -> None:
+    schedule, context = valid_schedule
+    first = next(m for m in schedule.messages if m.message_type == "ppv")
+    week_start = clock.week_bounds_utc(schedule.week_start, clock.zone(schedule.timezone))[0]
+
+    def lock(starts: datetime) -> CaptionLock:
+        return CaptionLock(first.caption_key, "other", "SCH_O", starts + timedelta(days=28), starts)
+
+    overlapping = replace(context, locks=[lock(week_start - timedelta(days=7))])
+    far_later = replace(context, locks=[lock(week_start + timedelta(days=70))])
+    with clock.frozen(week_start + timedelta(days=400)):  # every lock "expired" by the clock
+        assert "locks" in {rule.rule for rule in validate(schedule, overlapping, SETTINGS).failed()}
+        assert validate(schedule, far_later, SETTINGS).ok

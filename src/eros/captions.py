@@ -12,6 +12,7 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from statistics import median
 from typing import TYPE_CHECKING
@@ -93,17 +94,17 @@ def select_captions(
     report: PerformanceReport,
     settings: Settings,
     count: int | None = None,
+    next_planned: dict[str, datetime] | None = None,
 ) -> CaptionSelection:
-    """The PPV and bump pools of one page for the week starting `week_start` (local Monday)."""
+    """The PPV and bump pools of one page for the week starting `week_start` (local Monday).
+
+    `last_sent` is each caption's newest use on this page before the week (sent, or planned in
+    another saved week), `next_planned` its first planned use after the week; `locks` are other
+    pages' holds (saved locks and the agency's allocation of shared captions)."""
     import numpy as np
 
     rng = np.random.default_rng(selection_seed(page_name, week_start, mode))
     unique = unique_candidates(candidates)
-    locked_elsewhere = {
-        lock.caption_key
-        for lock in locks
-        if lock.page_name != page_name and lock.expires_at > week_start_utc
-    }
     parameters = report.optimization_parameters
     mode_rule = settings.mode(mode)
     week_ppv_slots = max(1, round(parameters.daily_ppv_target * 7 * mode_rule.volume_factor))
@@ -115,9 +116,9 @@ def select_captions(
         kind="ppv",
         candidates=[c for c in unique if c.message_type == "ppv"],
         evidence=evidence,
-        last_sent=last_sent,
-        locked_elsewhere=locked_elsewhere,
-        cooldown=timedelta(days=settings.cooldown_days.ppv),
+        eligible=Eligibility.of(
+            page_name, last_sent, next_planned or {}, locks, week_start_utc, settings, "ppv"
+        ),
         week_start_utc=week_start_utc,
         settings=settings,
         rng=rng,
@@ -130,9 +131,9 @@ def select_captions(
         kind="bump",
         candidates=[c for c in unique if c.message_type == "bump"],
         evidence=evidence,
-        last_sent=last_sent,
-        locked_elsewhere=locked_elsewhere,
-        cooldown=timedelta(days=settings.cooldown_days.bump),
+        eligible=Eligibility.of(
+            page_name, last_sent, next_planned or {}, locks, week_start_utc, settings, "bump"
+        ),
         week_start_utc=week_start_utc,
         settings=settings,
         rng=rng,
@@ -168,30 +169,80 @@ def _share(pool: list[PooledCaption], strategy: Strategy) -> float:
     return round(sum(item.strategy == strategy for item in pool) / len(pool), 4) if pool else 0.0
 
 
-def _pool(
-    *,
+@dataclass(frozen=True)
+class Eligibility:
+    """Which captions of one kind a page may use in a week: outside the cooldown on both sides of
+    the week (sent or planned uses) and not held by another page in an overlapping window."""
+
+    last_use: dict[str, datetime]
+    next_use: dict[str, datetime]
+    held_elsewhere: dict[str, str]  # caption -> the page holding it
+    rested_before: datetime  # a use at or before this instant is out of the cooldown
+    rested_after: datetime  # a use at or after this instant is out of the cooldown
+
+    @classmethod
+    def of(
+        cls,
+        page_name: str,
+        last_sent: dict[str, datetime],
+        next_planned: dict[str, datetime],
+        locks: Sequence[CaptionLock],
+        week_start_utc: datetime,
+        settings: Settings,
+        kind: str,
+    ) -> Eligibility:
+        cooldown = timedelta(days=cooldown_days(settings, kind))
+        window_end = lock_expiry(week_start_utc, settings, kind)
+        return cls(
+            last_use=last_sent,
+            next_use=next_planned,
+            held_elsewhere=held_elsewhere(locks, page_name, week_start_utc, window_end),
+            rested_before=week_start_utc - cooldown,
+            rested_after=window_end,
+        )
+
+    def rested(self, caption_key: str) -> bool:
+        last = self.last_use.get(caption_key)
+        upcoming = self.next_use.get(caption_key)
+        return (last is None or last <= self.rested_before) and (
+            upcoming is None or upcoming >= self.rested_after
+        )
+
+
+def held_elsewhere(
+    locks: Sequence[CaptionLock], page_name: str, start: datetime, end: datetime
+) -> dict[str, str]:
+    """Captions that another page holds in a window meeting [start, end), with the holder (the
+    first by name when several do). Time-independent: the real clock plays no part."""
+    held: dict[str, str] = {}
+    for lock in sorted(locks, key=lambda lock: (lock.caption_key, lock.page_name)):
+        if lock.page_name != page_name and lock.overlaps(start, end):
+            held.setdefault(lock.caption_key, lock.page_name)
+    return held
+
+
+@dataclass(frozen=True)
+class _Scores:
+    """The posterior of each free caption of one kind on one page."""
+
+    successes: FloatArray
+    failures: FloatArray
+    mean: FloatArray
+    prices: FloatArray
+    sends_here: npt.NDArray[np.int64]
+    bandit: CaptionBandit
+
+
+def _score(
     kind: str,
-    candidates: list[CaptionCandidate],
+    free: list[CaptionCandidate],
     evidence: CaptionEvidence,
-    last_sent: dict[str, datetime],
-    locked_elsewhere: set[str],
-    cooldown: timedelta,
     week_start_utc: datetime,
     settings: Settings,
     rng: np.random.Generator,
-    size: int,
-    trigger_cap: dict[str, int] | None,
-    category_cap: int | None,
-) -> tuple[list[PooledCaption], PoolHealth, list[str]]:
+) -> _Scores:
+    """Decayed, overdispersion-scaled evidence and the empirical-Bayes posterior of each caption."""
     import numpy as np
-
-    available = [c for c in candidates if c.active]
-    cutoff = week_start_utc - cooldown
-    rested = [c for c in available if last_sent.get(c.caption_key, cutoff) <= cutoff]
-    free = [c for c in rested if c.caption_key not in locked_elsewhere]
-    if not free:
-        health = PoolHealth(len(available), len(rested), len(free), 0, 0, 0)
-        return [], health, [f"no eligible {kind} caption: {_explain(health)}"]
 
     # Evidence of each free caption on this page (and, down-weighted, of shared ones elsewhere).
     wanted = evidence.is_ppv if kind == "ppv" else ~evidence.is_ppv
@@ -230,7 +281,6 @@ def _pool(
         if kind == "ppv"
         else np.zeros(len(free))
     )
-
     groups = np.array(
         [PRICE_TIERS.index(c.price_tier) if c.price_tier in PRICE_TIERS else 0 for c in free],
         dtype=np.int64,
@@ -238,7 +288,68 @@ def _pool(
     bandit = CaptionBandit(rng, temperature=settings.thompson_temperature).fit(
         successes, failures, groups
     )
-    mean = bandit.posterior_mean
+    return _Scores(successes, failures, bandit.posterior_mean, prices, sends_here, bandit)
+
+
+def caption_values(
+    kind: str,
+    candidates: Sequence[CaptionCandidate],
+    evidence: CaptionEvidence,
+    eligibility: Eligibility,
+    week_start_utc: datetime,
+    settings: Settings,
+    viewers_per_send: float,
+) -> dict[str, float]:
+    """The expected value of one send of each eligible caption of `kind` on a page: posterior
+    mean × price × viewers for a PPV, posterior mean of engagement × viewers for a bump. What the
+    agency's allocation of shared captions compares across pages."""
+    import numpy as np
+
+    free = [
+        c
+        for c in unique_candidates(candidates)
+        if c.message_type == kind
+        and c.active
+        and eligibility.rested(c.caption_key)
+        and c.caption_key not in eligibility.held_elsewhere
+    ]
+    if not free:
+        return {}
+    scores = _score(kind, free, evidence, week_start_utc, settings, np.random.default_rng(0))
+    value = scores.mean * (scores.prices if kind == "ppv" else 1.0) * viewers_per_send
+    return {c.caption_key: float(v) for c, v in zip(free, value, strict=True)}
+
+
+def _pool(
+    *,
+    kind: str,
+    candidates: list[CaptionCandidate],
+    evidence: CaptionEvidence,
+    eligible: Eligibility,
+    week_start_utc: datetime,
+    settings: Settings,
+    rng: np.random.Generator,
+    size: int,
+    trigger_cap: dict[str, int] | None,
+    category_cap: int | None,
+) -> tuple[list[PooledCaption], PoolHealth, list[str]]:
+    import numpy as np
+
+    available = [c for c in candidates if c.active]
+    rested = [c for c in available if eligible.rested(c.caption_key)]
+    free = [c for c in rested if c.caption_key not in eligible.held_elsewhere]
+    if not free:
+        health = PoolHealth(len(available), len(rested), len(free), 0, 0, 0)
+        return [], health, [f"no eligible {kind} caption: {_explain(health)}"]
+
+    scores = _score(kind, free, evidence, week_start_utc, settings, rng)
+    successes, failures, mean, prices = (
+        scores.successes,
+        scores.failures,
+        scores.mean,
+        scores.prices,
+    )
+    sends_here, bandit = scores.sends_here, scores.bandit
     low, high = wilson_bounds(successes, successes + failures)
     page_rate = successes.sum() / max((successes + failures).sum(), 1e-12)
     clearly_bad = (high < CLEARLY_BAD_SHARE * page_rate) & (
@@ -343,7 +454,17 @@ def _explain(health: PoolHealth) -> str:
     )
 
 
+def cooldown_days(settings: Settings, kind: str) -> int:
+    return settings.cooldown_days.ppv if kind == "ppv" else settings.cooldown_days.bump
+
+
 def lock_expiry(week_start_utc: datetime, settings: Settings, kind: str) -> datetime:
     """A lock lasts until the week's end plus the caption's cooldown."""
-    days = settings.cooldown_days.ppv if kind == "ppv" else settings.cooldown_days.bump
-    return clock.as_utc(week_start_utc) + timedelta(days=7 + days)
+    return clock.as_utc(week_start_utc) + timedelta(days=7 + cooldown_days(settings, kind))
+
+
+def lock_window(
+    week_start_utc: datetime, settings: Settings, kind: str
+) -> tuple[datetime, datetime]:
+    """The window a caption of `kind` planned in the week starting `week_start_utc` is held for."""
+    return clock.as_utc(week_start_utc), lock_expiry(week_start_utc, settings, kind)

@@ -342,6 +342,14 @@ WeekOption = Annotated[
 ]
 
 
+def _week(text: str, settings: Settings) -> date:
+    """A --week value: "next" is the coming ISO week for every page (the agency's time zone
+    decides when it begins), or an ISO Monday."""
+    from eros import clock
+
+    return clock.parse_week(text, clock.zone(settings.timezone))
+
+
 def _check_mode(mode: str) -> str:
     from eros.errors import InputError
     from eros.settings import MODES
@@ -370,18 +378,14 @@ def select_command(
 
     Example: eros select jadebri --week 2025-11-03 --store eros-demo.duckdb --json
     """
-    from eros import clock
-    from eros.pipeline import analyze_weeks, find_pages, page_week, select_week
+    from eros.pipeline import select_page_week
     from eros.store import open_store
 
     settings = settings_for(store)
     _check_mode(mode)
+    monday = _week(week, settings)
     with open_store(settings.store) as opened:
-        (found,) = find_pages(opened, [page])
-        monday = clock.parse_week(week, clock.zone(found.timezone))
-        page_and_week = page_week(found, monday)
-        report = analyze_weeks(opened, [page_and_week], settings)[page]
-        selection = select_week(opened, page_and_week, mode, report, settings, count)
+        selection = select_page_week(opened, page, monday, mode, settings, count)
     if as_json:
         print_json(selection)
         return
@@ -431,17 +435,12 @@ def build_command(
 
     Example: eros build jadebri --week 2025-11-03 --mode safe --store eros-demo.duckdb
     """
-    from eros import clock
-    from eros.pipeline import build_page_week, find_pages
+    from eros.pipeline import build_page_week
     from eros.schedule import schedule_as_dict
-    from eros.store import open_store
 
     settings = settings_for(store)
     _check_mode(mode)
-    with open_store(settings.store) as opened:
-        (found,) = find_pages(opened, [page])
-    monday = clock.parse_week(week, clock.zone(found.timezone))
-    built = build_page_week(settings.store, page, monday, mode, settings)
+    built = build_page_week(settings.store, page, _week(week, settings), mode, settings)
     validation = built.validation
     if as_json:
         print_json(
@@ -531,7 +530,6 @@ def run_command(
 
     Example: eros run --all --week 2025-11-03 --export xlsx,csv --out out --store eros-demo.duckdb
     """
-    from eros import clock
     from eros.errors import InputError
     from eros.export import parse_destinations
     from eros.pipeline import run_summary
@@ -541,7 +539,7 @@ def run_command(
     destinations = parse_destinations(export)
     if not pages and not all_pages:
         raise InputError("name one or more pages, or pass --all")
-    monday = None if week.strip().lower() == "next" else clock.parse_week(week, clock.zone("UTC"))
+    monday = _week(week, settings)
     show_progress = not as_json and console.is_terminal
     result = _run_with_progress(
         settings,

@@ -52,14 +52,24 @@ class StoreBusyError(TransientError):
     """Another process holds the store file; retried with backoff before it reaches the user."""
 
 
-class LockConflictError(TransientError):
-    """Another page locked some of the captions first; selecting again will avoid them."""
+class StaleDataError(TerminalError):
+    """A page's newest data is too old to plan its week from (or there is none)."""
+
+
+class LockConflictError(TerminalError):
+    """Another page holds some of the captions in an overlapping window. The agency's allocation
+    of shared captions prevents this within a run, so it means the store changed under the run:
+    planning again from the store's new state decides it (never a timing race)."""
 
     def __init__(self, page_name: str, caption_keys: list[str] | None = None) -> None:
         self.page_name = page_name
         self.caption_keys = caption_keys or []
         count = f"{len(caption_keys)} caption(s)" if caption_keys else "a caption"
-        super().__init__(f"page {page_name!r}: {count} locked by another page first")
+        shown = f": {', '.join(caption_keys[:3])}" if caption_keys else ""
+        super().__init__(
+            f"page {page_name!r}: {count} held by another page in an overlapping week{shown}; "
+            "plan the week again"
+        )
 
 
 @dataclass(frozen=True)

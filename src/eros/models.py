@@ -160,6 +160,12 @@ class CaptionSnapshot:
         return self.evidence.codes()
 
     @cached_property
+    def shared_keys(self) -> frozenset[str]:
+        """The captions the agency shares (bank rows with no page)."""
+        owners = self.bank_columns["page_name"]
+        return frozenset(str(key) for key in self.bank_columns["caption_key"][owners == ""])
+
+    @cached_property
     def shared_rows(self) -> npt.NDArray[np.bool_]:
         """Which sends are of a shared caption (computed once per snapshot)."""
         import numpy as np
@@ -177,10 +183,20 @@ class CaptionSnapshot:
 
 @dataclass(frozen=True)
 class CaptionLock:
+    """A page's hold on a caption for a window of time: its week plus the caption's cooldown.
+
+    Two pages conflict when their windows overlap, whatever the real clock says; a lock with no
+    start holds from the beginning of time (locks made before windows were stored)."""
+
     caption_key: str
     page_name: str
     schedule_id: str
     expires_at: datetime
+    starts_at: datetime | None = None
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        """Whether this lock's window meets [start, end)."""
+        return self.expires_at > start and (self.starts_at is None or self.starts_at < end)
 
 
 @dataclass(frozen=True)

@@ -5,30 +5,46 @@ pure stage, and writes its result back; the decisions live in the stage modules.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import multiprocessing
+import os
 import time as time_module
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from eros import clock
+from eros.allocate import PageDemand, allocate_shared
 from eros.analyze import PerformanceReport, analyze_pages
-from eros.captions import lock_expiry, select_captions
-from eros.errors import ErosError, LockConflictError, TransientError, UnknownPageError
+from eros.captions import Eligibility, caption_values, lock_window, select_captions
+from eros.errors import (
+    ErosError,
+    InputError,
+    LockConflictError,
+    StaleDataError,
+    TransientError,
+    UnknownPageError,
+)
 from eros.export import StreamedXlsx
 from eros.export.rows import schedule_export
-from eros.models import CaptionCandidate, CaptionEvidence, CaptionLock, CaptionSelection
+from eros.models import (
+    CaptionCandidate,
+    CaptionEvidence,
+    CaptionLock,
+    CaptionSelection,
+    CaptionSnapshot,
+)
 from eros.schedule import Schedule, build
 from eros.settings import Settings
 from eros.store import Store, open_store
-from eros.store.base import Page
+from eros.store.base import Page, SaveRequest
 from eros.validate import Validation, ValidationContext, validate
 
 logger = logging.getLogger(__name__)
@@ -55,13 +71,19 @@ def page_week(page: Page, week_start: date) -> PageWeek:
 
 
 def find_pages(store: Store, names: Sequence[str] | None) -> list[Page]:
-    """The named pages (all when None), or an UnknownPageError naming the first unknown one."""
+    """The named pages (all when None), or an error naming the first unknown or repeated one."""
     pages = {page.page_name: page for page in store.pages()}
     if names is None:
         return [pages[name] for name in sorted(pages)]
+    seen: set[str] = set()
     for name in names:
         if name not in pages:
-            raise UnknownPageError(name, "see `eros pages`")
+            close = difflib.get_close_matches(name, list(pages), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "see `eros pages`"
+            raise UnknownPageError(name, hint)
+        if name in seen:
+            raise InputError(f"page {name!r} is named twice")
+        seen.add(name)
     return [pages[name] for name in names]
 
 
@@ -77,13 +99,10 @@ def analyze_weeks(
     return {report.page_name: report for report in reports if report.page_name in as_of}
 
 
-def _analyzed_week(
-    store: Store, page_name: str, week_start: date, settings: Settings
-) -> tuple[PageWeek, PerformanceReport]:
-    """One page's week and its report (`eros select` and `eros build`)."""
-    (page,) = find_pages(store, [page_name])
-    week = page_week(page, week_start)
-    return week, analyze_weeks(store, [week], settings)[page_name]
+def coming_week(settings: Settings) -> date:
+    """`--week next`: the coming Monday in the agency's time zone, one ISO week for every page
+    (each page plans its own local Monday of it)."""
+    return clock.coming_monday(clock.zone(settings.timezone))
 
 
 @dataclass(frozen=True)
@@ -93,30 +112,186 @@ class WeekInputs:
 
     candidates: list[CaptionCandidate]
     evidence: CaptionEvidence
-    last_sent: dict[str, datetime]
-    locks: list[CaptionLock]
+    last_sent: dict[str, datetime]  # newest use before the week: sent, or planned in another week
+    locks: list[CaptionLock]  # other pages' holds: saved locks and the week's allocation
+    next_planned: dict[str, datetime] = field(default_factory=dict)  # first planned use after
+    newest_message_at: datetime | None = None
 
 
-def load_week_inputs(store: Store, week: PageWeek) -> WeekInputs:
-    name = week.page.page_name
-    return WeekInputs(
-        candidates=store.caption_candidates(name),
-        evidence=store.caption_evidence(name, week.as_of, CAPTION_LOOKBACK_DAYS),
-        last_sent=store.last_sent(name, week.as_of),
-        locks=store.live_locks(week.week_start_utc),
+@dataclass(frozen=True)
+class AgencyWeek:
+    """Everything planning one week reads of the store, read once: every page's week, report,
+    caption bank and evidence, the saved plans and locks around the week. The one reader of
+    page-week inputs for `eros select`, `eros build`, `eros run` and the backtest.
+
+    The week's own saved schedules of the pages being re-planned are left out (a re-plan never
+    competes with itself); everything else saved counts: a planned caption counts as sent at its
+    planned time for the page's cooldowns, and another page's lock holds its window."""
+
+    week_start: date
+    weeks: dict[str, PageWeek]  # every page of the agency, by name
+    reports: dict[str, PerformanceReport]
+    snapshot: CaptionSnapshot
+    planned: dict[str, Any]  # columns of store.planned_sends, without the re-planned schedules
+    held: list[CaptionLock]  # saved locks meeting the week, without the re-planned schedules
+    allocation: dict[str, str] = field(default_factory=dict)  # shared caption -> page
+
+    def newest_message_at(self, page_name: str) -> datetime | None:
+        """The page's newest message before its week (within the caption lookback)."""
+        import numpy as np
+
+        week = self.weeks[page_name]
+        start, stop = self.snapshot.page_bounds.get(page_name, (0, 0))
+        sent_at = self.snapshot.evidence.sent_at[start:stop]
+        before = int(np.searchsorted(sent_at, week.as_of.timestamp(), side="left"))
+        return datetime.fromtimestamp(float(sent_at[before - 1]), UTC) if before else None
+
+    def stale(self, page_name: str, settings: Settings) -> str | None:
+        """Why the page must not be planned from its data, or None when its data is recent."""
+        newest = self.newest_message_at(page_name)
+        week = self.weeks[page_name]
+        if newest is None:
+            return (
+                f"page {page_name!r}: no message history in the {CAPTION_LOOKBACK_DAYS} days "
+                f"before the week of {week.week_start}; import its messages first"
+            )
+        if newest < week.week_start_utc - timedelta(days=settings.stale_after_days):
+            return (
+                f"page {page_name!r}: newest message {newest:%Y-%m-%d} is "
+                f"{(week.week_start_utc - newest).days} days before the week of "
+                f"{week.week_start} (stale_after_days = {settings.stale_after_days}); "
+                "import recent messages first"
+            )
+        return None
+
+    def inputs(self, page_name: str, *, allocated: bool = True) -> WeekInputs:
+        """One page's inputs; with `allocated`, shared captions allocated to other pages count
+        as held by them."""
+        import numpy as np
+
+        week = self.weeks[page_name]
+        candidates, evidence, last_sent = self.snapshot.for_page(page_name, week.as_of)
+        start_s = week.week_start_utc.timestamp()
+        end_s = clock.week_bounds_utc(week.week_start, clock.zone(week.page.timezone))[1]
+        planned = self.planned
+        rows = np.flatnonzero(planned["page_name"] == page_name)
+        next_planned: dict[str, datetime] = {}
+        for i in rows:
+            key, instant = str(planned["caption_key"][i]), float(planned["send_at"][i])
+            when = datetime.fromtimestamp(instant, UTC)
+            if instant < start_s:
+                if key not in last_sent or last_sent[key] < when:
+                    last_sent[key] = when
+            elif instant >= end_s.timestamp() and (
+                key not in next_planned or when < next_planned[key]
+            ):
+                next_planned[key] = when
+        locks = list(self.held)
+        if allocated:
+            window_end = week.week_start_utc + timedelta(days=7 + LONGEST_COOLDOWN_DAYS)
+            locks.extend(
+                CaptionLock(key, owner, ALLOCATION, window_end, week.week_start_utc)
+                for key, owner in self.allocation.items()
+                if owner != page_name
+            )
+        return WeekInputs(
+            candidates,
+            evidence,
+            last_sent,
+            locks,
+            next_planned,
+            self.newest_message_at(page_name),
+        )
+
+
+ALLOCATION = "allocation"  # the schedule_id of a hold that the week's allocation gives a page
+LONGEST_COOLDOWN_DAYS = 366  # an allocation holds the whole week's window, whatever the cooldown
+
+
+def read_agency_week(
+    store: Store, week_start: date, settings: Settings, replanning: Sequence[str]
+) -> AgencyWeek:
+    """The one read of the store for planning the week starting `week_start` (local Mondays)."""
+    pages = find_pages(store, None)
+    if not pages:
+        raise InputError(
+            f"{store.url}: the store has no pages; import them with `eros import pages FILE` "
+            "(or build the demo with `eros demo`)"
+        )
+    weeks = {page.page_name: page_week(page, week_start) for page in pages}
+    reports = analyze_weeks(store, list(weeks.values()), settings)
+    snapshot = store.caption_snapshot(
+        max(week.as_of for week in weeks.values()), CAPTION_LOOKBACK_DAYS
     )
+    longest = max(settings.cooldown_days.ppv, settings.cooldown_days.bump)
+    first = min(week.week_start_utc for week in weeks.values())
+    last = max(week.week_start_utc for week in weeks.values()) + timedelta(days=8)
+    replaced = {
+        schedule_id
+        for page_name, schedule_id in store.active_schedules(week_start).items()
+        if page_name in set(replanning)
+    }
+    planned = store.planned_sends(
+        first - timedelta(days=longest + 1), last + timedelta(days=longest + 1)
+    )
+    keep = ~np_isin(planned["schedule_id"], replaced)
+    planned = {name: column[keep] for name, column in planned.items()}
+    held = [
+        lock
+        for lock in store.locks_overlapping(first, last + timedelta(days=longest))
+        if lock.schedule_id not in replaced
+    ]
+    return AgencyWeek(week_start, weeks, reports, snapshot, planned, held)
 
 
-def select_week(
-    store: Store,
-    week: PageWeek,
-    mode: str,
-    report: PerformanceReport,
-    settings: Settings,
-    count: int | None = None,
-) -> CaptionSelection:
-    """The caption pools of one page-week, from the store as of the week's start."""
-    return select_from(week, mode, report, settings, load_week_inputs(store, week), count)
+def np_isin(values: Any, members: set[str]) -> Any:
+    import numpy as np
+
+    return np.isin(values, np.asarray(sorted(members), dtype=object))
+
+
+def allocate_week(agency: AgencyWeek, settings: Settings) -> AgencyWeek:
+    """The week's shared captions allocated across every page of the agency (pure)."""
+    import math
+
+    shared = agency.snapshot.shared_keys
+    if not shared:
+        return agency
+    allocation: dict[str, str] = {}
+    for kind in ("ppv", "bump"):
+        demands = []
+        for name in sorted(agency.weeks):
+            week, report = agency.weeks[name], agency.reports[name]
+            inputs = agency.inputs(name, allocated=False)
+            classification = report.account_classification
+            eligibility = Eligibility.of(
+                name,
+                inputs.last_sent,
+                inputs.next_planned,
+                inputs.locks,
+                week.week_start_utc,
+                settings,
+                kind,
+            )
+            capacity = (
+                report.caption_target
+                if kind == "ppv"
+                else math.ceil(
+                    report.optimization_parameters.daily_bump_target * 7 * settings.bump_pool_factor
+                )
+            )
+            values = caption_values(
+                kind,
+                inputs.candidates,
+                inputs.evidence,
+                eligibility,
+                week.week_start_utc,
+                settings,
+                classification.audience_size * classification.view_rate,
+            )
+            demands.append(PageDemand(name, capacity, values))
+        allocation.update(allocate_shared(demands, shared))
+    return replace(agency, allocation=allocation)
 
 
 def select_from(
@@ -140,30 +315,36 @@ def select_from(
         report=report,
         settings=settings,
         count=count,
+        next_planned=inputs.next_planned,
     )
 
 
-def lock_selection(
-    store: Store, selection: CaptionSelection, week: PageWeek, schedule_id: str, settings: Settings
-) -> None:
-    """Lock every pooled caption for `schedule_id`, or raise LockConflictError naming held ones."""
-    expiry = {
-        item.caption_key: lock_expiry(week.week_start_utc, settings, item.message_type)
-        for item in selection.caption_pool.ppv_captions + selection.caption_pool.bump_captions
-    }
-    held = store.lock_captions(schedule_id, week.page.page_name, expiry, clock.now())
-    if held:
-        raise LockConflictError(week.page.page_name, held)
-
-
-def _on_lock_conflict() -> Retrying:
-    """Retry a unit of work when another page locked one of its captions first."""
-    return Retrying(
-        retry=retry_if_exception_type(LockConflictError),
-        wait=wait_random_exponential(multiplier=0.01, max=0.2),
-        stop=stop_after_attempt(8),
-        reraise=True,
+def select_page_week(
+    store: Store,
+    page_name: str,
+    week_start: date,
+    mode: str,
+    settings: Settings,
+    count: int | None = None,
+) -> CaptionSelection:
+    """`eros select`: one page-week's pools, from what the agency's allocation leaves it."""
+    find_pages(store, [page_name])  # an unknown page is an error naming it
+    agency = allocate_week(read_agency_week(store, week_start, settings, [page_name]), settings)
+    return select_from(
+        agency.weeks[page_name],
+        mode,
+        agency.reports[page_name],
+        settings,
+        agency.inputs(page_name),
+        count,
     )
+
+
+def lock_windows(
+    week: PageWeek, settings: Settings, captions: Sequence[tuple[str, str]]
+) -> dict[str, tuple[datetime, datetime]]:
+    """The lock window of each (caption_key, kind) planned in the week."""
+    return {key: lock_window(week.week_start_utc, settings, kind) for key, kind in captions}
 
 
 def select_and_lock(
@@ -175,19 +356,20 @@ def select_and_lock(
     *,
     schedule_id: str | None = None,
 ) -> CaptionSelection:
-    """Select a page-week's pools and lock them, re-selecting when another page took a caption
-    first (each attempt is one unit of work on the store)."""
-    for attempt in _on_lock_conflict():
-        with attempt, open_store(store_url) as store:
-            week, report = _analyzed_week(store, page_name, week_start, settings)
-            selection = select_week(store, week, mode, report, settings)
-            lock_selection(
-                store,
-                selection,
-                week,
-                schedule_id or f"SEL_{week_start.isoformat()}_{page_name}",
-                settings,
-            )
+    """Select a page-week's pools and lock them in one unit of work on the store; a caption
+    another page holds in an overlapping window raises LockConflictError."""
+    with open_store(store_url) as store:
+        selection = select_page_week(store, page_name, week_start, mode, settings)
+        week = page_week(find_pages(store, [page_name])[0], week_start)
+        pool = selection.caption_pool.ppv_captions + selection.caption_pool.bump_captions
+        held = store.lock_captions(
+            schedule_id or f"SEL_{week_start.isoformat()}_{page_name}",
+            page_name,
+            lock_windows(week, settings, [(item.caption_key, item.message_type) for item in pool]),
+            clock.now(),
+        )
+    if held:
+        raise LockConflictError(page_name, held)
     return selection
 
 
@@ -207,6 +389,8 @@ def validation_context(inputs: WeekInputs, schedule: Schedule) -> ValidationCont
         ppv_targets={plan.day.isoformat(): plan.ppv_target for plan in schedule.day_plans},
         last_sent=inputs.last_sent,
         locks=inputs.locks,
+        next_planned=inputs.next_planned,
+        newest_message_at=inputs.newest_message_at,
     )
 
 
@@ -232,39 +416,23 @@ def plan_week(
     return BuiltWeek(report, selection, schedule, validation, "not saved")
 
 
-def persist_week(store: Store, week: PageWeek, planned: BuiltWeek, settings: Settings) -> BuiltWeek:
-    """Save a valid planned week with its caption locks (one transaction); an invalid one is not
-    saved. A caption another page locked meanwhile raises LockConflictError (transient)."""
-    if not planned.validation.ok:
-        return planned
+def save_request(week: PageWeek, planned: BuiltWeek, settings: Settings) -> SaveRequest:
+    """What persisting a planned week writes: the schedule and its captions' lock windows."""
     schedule = planned.schedule
-    expiry = {
-        message.caption_key: lock_expiry(week.week_start_utc, settings, message.message_type)
-        for message in schedule.messages
-        if message.message_type in ("ppv", "bump")
-    }
-    persisted = store.save_schedule(
-        schedule, True, json.dumps(report_summary(planned.report)), expiry, clock.now()
+    return SaveRequest(
+        schedule,
+        planned.validation.ok,
+        json.dumps(report_summary(planned.report)),
+        lock_windows(
+            week,
+            settings,
+            [
+                (m.caption_key, m.message_type)
+                for m in schedule.messages
+                if m.message_type != "followup"
+            ],
+        ),
     )
-    return replace(planned, persisted=persisted)
-
-
-def build_week(
-    store: Store,
-    week: PageWeek,
-    mode: str,
-    report: PerformanceReport,
-    settings: Settings,
-    *,
-    persist: bool = True,
-    inputs: WeekInputs | None = None,
-) -> BuiltWeek:
-    """Select, build, validate and (when valid) persist one page-week with its caption locks.
-
-    A caption that another page locked after this page read the locks makes the save raise
-    LockConflictError (transient): the caller retries with fresh inputs."""
-    planned = plan_week(week, mode, report, settings, inputs or load_week_inputs(store, week))
-    return persist_week(store, week, planned, settings) if persist else planned
 
 
 def report_summary(report: PerformanceReport) -> dict[str, object]:
@@ -283,12 +451,15 @@ def report_summary(report: PerformanceReport) -> dict[str, object]:
 def build_page_week(
     store_url: str, page_name: str, week_start: date, mode: str, settings: Settings
 ) -> BuiltWeek:
-    """`eros build`: one page-week end to end, re-selecting if another page locked a caption."""
-    for attempt in _on_lock_conflict():
-        with attempt, open_store(store_url) as store:
-            week, report = _analyzed_week(store, page_name, week_start, settings)
-            built = build_week(store, week, mode, report, settings)
-    return built
+    """`eros build`: one page-week end to end, from what the agency's allocation leaves it.
+    Raises the page's error (stale data, a lock conflict) when it could not be planned."""
+    result = run_pages(
+        store_url, [page_name], week_start, mode, settings, parallel=False, destinations=()
+    )
+    (run,) = result.pages
+    if run.built is None:
+        raise run.failure or ErosError(f"page {page_name!r} could not be planned")
+    return run.built
 
 
 # -- the main job: many pages ----------------------------------------------------------------------
@@ -308,6 +479,19 @@ class PageRun:
     destinations: list[str] = field(default_factory=list)
     errors: list[dict[str, object]] = field(default_factory=list)
     seconds: float = 0.0
+    failure: ErosError | None = None  # why nothing was built, when the cause is the project's
+
+    def fail(self, stage: str, error: Exception, attempts: int = 1) -> None:
+        if isinstance(error, ErosError):
+            self.failure = error
+        self.errors.append(
+            {
+                "page_name": self.page_name,
+                "stage": stage,
+                "error": str(error) or type(error).__name__,
+                "attempts": attempts,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -331,8 +515,9 @@ def gate(built: BuiltWeek, auto_export: bool) -> str | None:
     return None
 
 
-def _retrying(settings: Settings) -> Retrying:
-    """Transient faults (busy store, a caption locked meanwhile, HTTP 429/5xx) are tried again."""
+def retrying(settings: Settings) -> Retrying:
+    """The one retry policy: transient faults (a busy store, HTTP 429/5xx) are tried again with
+    exponential backoff and jitter; terminal ones are not."""
     return Retrying(
         retry=retry_if_exception_type(TransientError),
         wait=wait_random_exponential(multiplier=0.05, max=2.0),
@@ -341,17 +526,11 @@ def _retrying(settings: Settings) -> Retrying:
     )
 
 
-def _attempts(retrying: Retrying) -> int:
-    return int(retrying.statistics.get("attempt_number", 1))
-
-
 @dataclass(frozen=True)
 class _WorkerContext:
     """What a forked planning worker needs; set just before the fork, so nothing is pickled."""
 
-    weeks: dict[str, PageWeek]
-    reports: dict[str, PerformanceReport]
-    inputs: Callable[[PageWeek], WeekInputs]
+    agency: AgencyWeek
     mode: str
     settings: Settings
 
@@ -362,9 +541,16 @@ _WORKER_CONTEXT: _WorkerContext | None = None
 def _plan_in_worker(page_name: str) -> BuiltWeek:
     context = _WORKER_CONTEXT
     assert context is not None, "planning workers must be forked from run_pages"
-    week = context.weeks[page_name]
+    return _plan(context.agency, page_name, context.mode, context.settings)
+
+
+def _plan(agency: AgencyWeek, page_name: str, mode: str, settings: Settings) -> BuiltWeek:
     return plan_week(
-        week, context.mode, context.reports[page_name], context.settings, context.inputs(week)
+        agency.weeks[page_name],
+        mode,
+        agency.reports[page_name],
+        settings,
+        agency.inputs(page_name),
     )
 
 
@@ -381,103 +567,92 @@ def run_pages(
     out_dir: Path = Path("out"),
     on_page_done: Callable[[PageRun], None] | None = None,
 ) -> RunResult:
-    """analyse -> target -> select -> build -> validate -> persist -> gate -> export, per page.
+    """analyse -> allocate -> select -> build -> validate -> persist -> gate -> export.
 
-    Pages are planned in parallel (bounded worker processes) and saved one by one in page order;
-    one page's failure never stops the others. The week defaults to the coming Monday in each
-    page's time zone.
+    One read of the store; the agency's shared captions are allocated once; then every page is
+    planned on its own (in parallel worker processes when there are several) and all valid
+    schedules are saved in one transaction. One page's failure never stops the others. The week
+    defaults to the coming ISO week (`coming_week`); each page plans its own local Monday of it.
+    Pages whose newest message is older than `stale_after_days` before the week are not planned.
     """
     started_at, clock_start = clock.now(), time_module.perf_counter()
+    week_start = week_start or coming_week(settings)
+    streamed: StreamedXlsx | None = None
     # One store unit for the run (one process holds the DuckDB file; workers never touch it).
     with open_store(store_url) as store:
         pages = find_pages(store, page_names)
-        weeks = [
-            page_week(page, week_start or clock.coming_monday(clock.zone(page.timezone)))
-            for page in pages
-        ]
-        reports = analyze_weeks(store, weeks, settings) if weeks else {}
-        snapshot = (
-            store.caption_snapshot(max(w.as_of for w in weeks), CAPTION_LOOKBACK_DAYS)
-            if weeks
-            else None
-        )
-        locks = store.live_locks(min(w.week_start_utc for w in weeks)) if weeks else []
+        if not pages:
+            raise InputError(
+                f"{store.url}: no pages to plan; import them with `eros import pages FILE`"
+            )
+        names = [page.page_name for page in pages]
+        agency = read_agency_week(store, week_start, settings, names)
+        runs = {name: PageRun(name) for name in names}
+        plannable = []
+        for name in names:
+            reason = agency.stale(name, settings)
+            if reason is None:
+                plannable.append(name)
+            else:
+                runs[name].fail("analyze", StaleDataError(reason))
+        agency = allocate_week(agency, settings)
 
-        def from_snapshot(week: PageWeek) -> WeekInputs:
-            assert snapshot is not None
-            candidates, evidence, last_sent = snapshot.for_page(week.page.page_name, week.as_of)
-            return WeekInputs(candidates, evidence, last_sent, locks)
+        workers = min(settings.workers, len(plannable), os.cpu_count() or 1)
+        forking = parallel and workers > 1 and "fork" in multiprocessing.get_all_start_methods()
+        # The workbook, the slowest export, is written by its own process as pages are planned.
+        if forking and auto_export and "xlsx" in destinations:
+            streamed = StreamedXlsx(out_dir / "schedules.xlsx")
+        planned: dict[str, BuiltWeek] = {}
 
-        def complete(week: PageWeek, first_plan: Callable[[], BuiltWeek]) -> PageRun:
-            """Persist a page's plan, planning again from the store if a caption was taken."""
-            run = PageRun(week.page.page_name)
+        def done(name: str, plan: Callable[[], BuiltWeek]) -> None:
             begun = time_module.perf_counter()
-            retrying = _retrying(settings)
-            plans = [first_plan]
-            report = reports[week.page.page_name]
             try:
-                for attempt in retrying:
-                    with attempt:
-                        planned = (
-                            plans.pop()()
-                            if plans
-                            else plan_week(
-                                week, mode, report, settings, load_week_inputs(store, week)
-                            )
-                        )
-                        run.built = persist_week(store, week, planned, settings)
-                built = run.built
-                if streamed is not None and built is not None and gate(built, auto_export) is None:
-                    streamed.send(schedule_export(built.schedule))
+                built = plan()
             except Exception as error:  # one page's failure never stops the others
                 if not isinstance(error, ErosError):
-                    logger.exception("page %s failed", run.page_name)
-                run.errors.append(
-                    {
-                        "page_name": run.page_name,
-                        "stage": "build",
-                        "error": str(error) or type(error).__name__,
-                        "attempts": _attempts(retrying),
-                    }
-                )
-            run.seconds = time_module.perf_counter() - begun
-            return run
+                    logger.exception("page %s failed", name)
+                runs[name].fail("build", error)
+            else:
+                planned[name] = built
+                runs[name].built = built
+            runs[name].seconds = time_module.perf_counter() - begun
 
-        def in_process(week: PageWeek) -> Callable[[], BuiltWeek]:
-            report = reports[week.page.page_name]
-            return lambda: plan_week(week, mode, report, settings, from_snapshot(week))
-
-        # Planning is pure and CPU-bound: worker processes (forked, so they share the snapshot
-        # for free) plan the pages while this process saves them, in page order so that which
-        # page keeps a contested shared caption never depends on timing.
-        workers = min(settings.workers, len(weeks))
-        forking = parallel and workers > 1 and "fork" in multiprocessing.get_all_start_methods()
-        # The workbook, the slowest export, is written by its own process as pages are saved.
-        streamed = (
-            StreamedXlsx(out_dir / "schedules.xlsx")
-            if forking and auto_export and "xlsx" in destinations
-            else None
-        )
+        # Planning is pure and CPU-bound: forked worker processes share the snapshot for free.
         if forking:
             global _WORKER_CONTEXT
-            _WORKER_CONTEXT = _WorkerContext(
-                {w.page.page_name: w for w in weeks}, reports, from_snapshot, mode, settings
-            )
+            _WORKER_CONTEXT = _WorkerContext(agency, mode, settings)
             try:
                 context = multiprocessing.get_context("fork")
                 with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                    futures = [pool.submit(_plan_in_worker, w.page.page_name) for w in weeks]
-                    runs = [
-                        complete(week, future.result)
-                        for week, future in zip(weeks, futures, strict=True)
-                    ]
+                    futures = [pool.submit(_plan_in_worker, name) for name in plannable]
+                    for name, future in zip(plannable, futures, strict=True):
+                        done(name, future.result)
             finally:
                 _WORKER_CONTEXT = None
         else:
-            runs = [complete(week, in_process(week)) for week in weeks]
+            for name in plannable:
+                done(name, lambda name=name: _plan(agency, name, mode, settings))  # type: ignore[misc]
 
+        # Save every valid schedule in one transaction, in page order.
+        valid = [name for name in plannable if name in planned and planned[name].validation.ok]
+        requests = [save_request(agency.weeks[n], planned[n], settings) for n in valid]
+        for attempt in retrying(settings):
+            with attempt:
+                outcomes = store.save_schedules(requests, clock.now()) if requests else []
+        for name, outcome in zip(valid, outcomes, strict=True):
+            run = runs[name]
+            if isinstance(outcome, LockConflictError):
+                run.built = None
+                run.fail("persist", outcome)
+            else:
+                assert run.built is not None
+                run.built = replace(run.built, persisted=outcome)
+                if streamed is not None and gate(run.built, auto_export) is None:
+                    streamed.send(schedule_export(run.built.schedule))
+
+    ordered = [runs[name] for name in names]
     exportable: list[PageRun] = []
-    for run in runs:
+    for run in ordered:
         if run.built is None:
             continue
         reason = gate(run.built, auto_export)
@@ -486,7 +661,7 @@ def run_pages(
         else:
             run.export_status, run.export_reason = "skipped", reason
     files = export_runs(store_url, exportable, destinations, out_dir, settings, streamed)
-    for run in runs:
+    for run in ordered:
         if run.built is None:
             run.status = "failed"
         elif not run.built.validation.ok or run.export_status == "failed":
@@ -496,9 +671,9 @@ def run_pages(
         if on_page_done is not None:
             on_page_done(run)
     return RunResult(
-        week_start=weeks[0].week_start if weeks else (week_start or clock.now().date()),
+        week_start=week_start,
         mode=mode,
-        pages=runs,
+        pages=ordered,
         seconds=time_module.perf_counter() - clock_start,
         started_at=started_at,
         files=files,

@@ -269,6 +269,11 @@ class Settings(BaseSettings):
     audience_percentile: float = Field(
         default=95, gt=0, le=100, description="percentile of sent_count that is the audience"
     )
+    stale_after_days: int = Field(
+        default=14,
+        ge=1,
+        description="a page whose newest message is older than this before its week is not planned",
+    )
     workers: int = Field(default=2, ge=1, le=64, description="pages planned at once by `eros run`")
     retry_attempts: int = Field(
         default=3, ge=1, le=10, description="tries of a step that failed transiently (busy, 429)"

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 from eros import clock
+from eros.captions import held_elsewhere, lock_expiry, lock_window
 from eros.models import CaptionLock
 from eros.schedule import Schedule, ScheduledMessage
 from eros.settings import PRICE_TIERS, Settings, setting_key
@@ -45,6 +46,9 @@ class ValidationContext:
     ppv_targets: dict[str, int]  # local date (ISO) -> planned PPVs
     last_sent: dict[str, datetime] = field(default_factory=dict)
     locks: Sequence[CaptionLock] = ()
+    next_planned: dict[str, datetime] = field(default_factory=dict)  # first use after the week
+    # The page's newest message before the week: a plan made from no recent data is never ok.
+    newest_message_at: datetime | None = None
 
 
 def _first(items: list[str], limit: int = 3) -> str:
@@ -149,8 +153,13 @@ def validate(schedule: Schedule, context: ValidationContext, settings: Settings)
     repeated = [key for key, count in Counter(m.caption_key for m in ppvs).items() if count > 1]
     rule("unique_ppv_captions", [key[:12] for key in repeated], "no PPV caption twice")
     rule("bump_repeat_48h", _bump_repeats(messages), "no bump twice within 48 h")
+    rule("recent_data", _stale(context, settings, week_start_utc), "history is recent")
     rule("cooldown", _cooldown(messages, context, settings, week_start_utc), "no caption cooling")
-    rule("locks", _locked(messages, context, schedule.page_name, week_start_utc), "none locked")
+    rule(
+        "locks",
+        _locked(messages, context, schedule.page_name, week_start_utc, settings),
+        "none locked",
+    )
     rule("prices", _prices(messages, settings), "prices inside their tiers")
     rule("followups_after_ppv", _follow_ups(messages), "every follow-up after its PPV")
     rule(
@@ -220,7 +229,26 @@ def _cooldown(
         last = context.last_sent.get(message.caption_key)
         if last is not None and last > week_start_utc - timedelta(days=days):
             problems.append(f"{_when(message)} sent {last:%Y-%m-%d}, cooldown {days} days")
+        upcoming = context.next_planned.get(message.caption_key)
+        if upcoming is not None and upcoming < lock_expiry(
+            week_start_utc, settings, message.message_type
+        ):
+            problems.append(
+                f"{_when(message)} planned again {upcoming:%Y-%m-%d}, cooldown {days} days"
+            )
     return problems
+
+
+def _stale(context: ValidationContext, settings: Settings, week_start_utc: datetime) -> list[str]:
+    newest = context.newest_message_at
+    if newest is None:
+        return ["no message history before the week"]
+    if newest < week_start_utc - timedelta(days=settings.stale_after_days):
+        return [
+            f"newest message {newest:%Y-%m-%d} is more than {settings.stale_after_days} days "
+            f"before the week ({week_start_utc:%Y-%m-%d})"
+        ]
+    return []
 
 
 def _locked(
@@ -228,16 +256,16 @@ def _locked(
     context: ValidationContext,
     page_name: str,
     week_start_utc: datetime,
+    settings: Settings,
 ) -> list[str]:
     held = {
-        lock.caption_key: lock.page_name
-        for lock in context.locks
-        if lock.page_name != page_name and lock.expires_at > week_start_utc
+        kind: held_elsewhere(context.locks, page_name, *lock_window(week_start_utc, settings, kind))
+        for kind in ("ppv", "bump")
     }
     return [
-        f"{_when(m)} locked by {held[m.caption_key]}"
+        f"{_when(m)} locked by {held[m.message_type][m.caption_key]}"
         for m in messages
-        if m.message_type != "followup" and m.caption_key in held
+        if m.message_type in held and m.caption_key in held[m.message_type]
     ]
 
 

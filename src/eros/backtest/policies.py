@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from eros import clock
 from eros.analyze import PerformanceReport
 from eros.models import CaptionCandidate, CaptionEvidence
-from eros.pipeline import CAPTION_LOOKBACK_DAYS, PageWeek, analyze_weeks, find_pages, page_week
+from eros.pipeline import PageWeek, read_agency_week
 from eros.schedule import Schedule, best_slots, day_plans
 from eros.settings import Settings
 from eros.store import Store
@@ -96,18 +96,21 @@ class DayCounts:
 def read_week(
     store: Store, page_names: Sequence[str], week_start: date, settings: Settings
 ) -> dict[str, PageWeekView]:
-    """Every named page's view of the week starting `week_start`, from one read of the store."""
-    pages = find_pages(store, page_names)
-    weeks = [page_week(page, week_start) for page in pages]
-    if not weeks:
-        return {}
-    reports = analyze_weeks(store, weeks, settings)
-    snapshot = store.caption_snapshot(max(week.as_of for week in weeks), CAPTION_LOOKBACK_DAYS)
+    """Every named page's view of the week starting `week_start`, from the one reader of
+    page-week inputs (`read_agency_week`, as `eros run` reads them)."""
+    agency = read_agency_week(store, week_start, settings, page_names)
     views = {}
-    for week in weeks:
-        name = week.page.page_name
-        candidates, evidence, last_sent = snapshot.for_page(name, week.as_of)
-        views[name] = PageWeekView(week.page, week, reports[name], candidates, evidence, last_sent)
+    for name in page_names:
+        week = agency.weeks[name]
+        inputs = agency.inputs(name, allocated=False)
+        views[name] = PageWeekView(
+            week.page,
+            week,
+            agency.reports[name],
+            inputs.candidates,
+            inputs.evidence,
+            inputs.last_sent,
+        )
     return views
 
 

@@ -10,10 +10,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from eros.analyze import PageHistory
+    from eros.errors import LockConflictError
     from eros.export.rows import ExportLogEntry, ScheduleExport
     from eros.models import (
         CaptionCandidate,
@@ -115,6 +116,16 @@ class DuplicateKey:
 
     line: int
     first_line: int
+
+
+@dataclass(frozen=True)
+class SaveRequest:
+    """One schedule to persist, with the window (start, expiry) of each caption it locks."""
+
+    schedule: Schedule
+    validation_ok: bool
+    report_json: str
+    lock_windows: dict[str, tuple[datetime, datetime]]
 
 
 @dataclass(frozen=True)
@@ -221,14 +232,27 @@ class Store(Protocol):
 
     def live_locks(self, at: datetime) -> list[CaptionLock]: ...
 
+    def locks_overlapping(self, start: datetime, end: datetime) -> list[CaptionLock]:
+        """Live locks whose window meets [start, end), whatever the real clock says."""
+        ...
+
+    def active_schedules(self, week_start: date) -> dict[str, str]:
+        """Each page's active schedule_id for the week starting `week_start`."""
+        ...
+
+    def planned_sends(self, start: datetime, end: datetime) -> dict[str, Any]:
+        """PPVs and bumps of live schedules planned in [start, end), as columns."""
+        ...
+
     def lock_captions(
         self,
         schedule_id: str,
         page_name: str,
-        expiry_by_caption: dict[str, datetime],
+        windows: dict[str, tuple[datetime, datetime]],
         now: datetime,
     ) -> list[str]:
-        """Take the locks atomically; returns the captions another page holds (taking nothing)."""
+        """Take the locks atomically; returns the captions another page holds in an overlapping
+        window (taking nothing)."""
         ...
 
     def sweep_locks(self, now: datetime) -> int: ...
@@ -238,10 +262,17 @@ class Store(Protocol):
         schedule: Schedule,
         validation_ok: bool,
         report_json: str,
-        lock_expiry: dict[str, datetime],
+        lock_windows: dict[str, tuple[datetime, datetime]],
         now: datetime,
     ) -> str:
         """Schedule, messages and caption locks in one transaction; "created" or "unchanged"."""
+        ...
+
+    def save_schedules(
+        self, requests: Sequence[SaveRequest], now: datetime
+    ) -> list[str | LockConflictError]:
+        """A batch of schedules in one transaction; per request "created", "unchanged" or the
+        LockConflictError that kept it from being saved."""
         ...
 
     def active_schedule_id(self, page_name: str, week_start: date) -> str | None: ...

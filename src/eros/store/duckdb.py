@@ -45,6 +45,7 @@ from eros.store.base import (
     LoadCounts,
     Page,
     PageOverview,
+    SaveRequest,
     StagedTable,
 )
 
@@ -451,91 +452,142 @@ class DuckDBStore:
 
     def live_locks(self, at: datetime) -> list[CaptionLock]:
         """Locks in force at `at`: not expired, and not of a superseded schedule."""
+        return self._locks("l.expires_at > ?", [to_db_instant(at)])
+
+    def locks_overlapping(self, start: datetime, end: datetime) -> list[CaptionLock]:
+        """Locks of live schedules (or selections) whose window meets [start, end), whatever the
+        real clock says: the constraints of planning any week in that span."""
+        return self._locks(
+            "l.expires_at > ? AND l.starts_at < ?", [to_db_instant(start), to_db_instant(end)]
+        )
+
+    def _locks(self, where: str, parameters: list[Any]) -> list[CaptionLock]:
+        # `where` is the project's own text; every value is a parameter.
         rows = self.fetchall(
-            "SELECT l.caption_key, l.page_name, l.schedule_id, l.expires_at FROM caption_locks l "
-            "LEFT JOIN schedules s USING (schedule_id) "
-            "WHERE l.expires_at > ? AND coalesce(s.status, 'active') = 'active'",
-            [to_db_instant(at)],
+            "SELECT l.caption_key, l.page_name, l.schedule_id, l.expires_at, l.starts_at "
+            "FROM caption_locks l LEFT JOIN schedules s USING (schedule_id) "
+            f"WHERE {where} AND coalesce(s.status, 'active') = 'active' "
+            "ORDER BY l.caption_key, l.page_name, l.schedule_id",
+            parameters,
         )
         return [
-            CaptionLock(key, page, schedule, expires.replace(tzinfo=UTC))
-            for key, page, schedule, expires in rows
+            CaptionLock(key, page, schedule, expires.replace(tzinfo=UTC), from_db_instant(starts))
+            for key, page, schedule, expires, starts in rows
         ]
+
+    def active_schedules(self, week_start: date) -> dict[str, str]:
+        """Each page's active schedule_id for the week starting `week_start` (local Monday)."""
+        rows = self.fetchall(
+            "SELECT page_name, schedule_id FROM schedules WHERE week_start = ? "
+            "AND status = 'active' ORDER BY page_name",
+            [week_start],
+        )
+        return {page: schedule_id for page, schedule_id in rows}
+
+    def planned_sends(self, start: datetime, end: datetime) -> dict[str, Any]:
+        """The PPVs and bumps of live schedules planned in [start, end), as columns: page_name,
+        schedule_id, caption_key, message_type, send_at (epoch seconds). A saved plan counts as
+        sent at its planned time for every cooldown."""
+        import numpy as np
+
+        columns = (
+            self._cursor()
+            .execute(
+                "SELECT s.page_name, m.schedule_id, m.caption_key, m.message_type, "
+                "epoch(m.send_at) AS send_at FROM schedule_messages m "
+                "JOIN schedules s USING (schedule_id) "
+                "WHERE s.status = 'active' AND m.message_type IN ('ppv', 'bump') "
+                "AND m.caption_key IS NOT NULL AND m.send_at >= ? AND m.send_at < ? "
+                "ORDER BY s.page_name, m.send_at, m.caption_key",
+                [to_db_instant(start), to_db_instant(end)],
+            )
+            .fetchnumpy()
+        )
+        return {
+            name: np.asarray(values, dtype=np.float64 if name == "send_at" else object)
+            for name, values in columns.items()
+        }
 
     def lock_captions(
         self,
         schedule_id: str,
         page_name: str,
-        expiry_by_caption: dict[str, datetime],
+        windows: dict[str, tuple[datetime, datetime]],
         now: datetime,
     ) -> list[str]:
-        """Take the locks in one transaction; returns the captions another page holds (and takes
-        nothing) when there is a conflict. The page's earlier locks on these captions are replaced.
-        """
-        import duckdb
+        """Take the locks (caption -> (start, expiry)) in one transaction; returns the captions
+        another page holds in an overlapping window (and takes nothing) when there is a conflict.
+        The earlier locks of `schedule_id` are replaced."""
+        with self.atomic():
+            held = self._conflicts(page_name, windows, set())
+            if held:
+                return sorted({key for key, _ in held})
+            self.execute("DELETE FROM caption_locks WHERE schedule_id = ?", [schedule_id])
+            self._insert_locks(schedule_id, page_name, windows, to_db_instant(now))
+        return []
 
-        keys = sorted(expiry_by_caption)
-        stamp = to_db_instant(now)
-        try:
-            return self._lock_captions(schedule_id, page_name, keys, expiry_by_caption, stamp)
-        except StoreError as error:
-            # Another thread's transaction inserted the same caption first (write-write conflict).
-            if isinstance(
-                error.__cause__, duckdb.ConstraintException | duckdb.TransactionException
-            ):
-                return keys
-            raise
+    def _conflicts(
+        self,
+        page_name: str,
+        windows: dict[str, tuple[datetime, datetime]],
+        replacing: set[str],
+    ) -> list[tuple[str, str]]:
+        """(caption, holding page) of other pages' live locks whose windows meet these; locks of
+        the schedules in `replacing` (about to be superseded) do not count."""
+        if not windows:
+            return []
+        keys = sorted(windows)
+        rows = self.fetchall(
+            "SELECT DISTINCT w.caption_key, l.page_name FROM "
+            "(SELECT unnest(?::VARCHAR[]) AS caption_key, unnest(?::TIMESTAMP[]) AS starts_at, "
+            "unnest(?::TIMESTAMP[]) AS expires_at) w "
+            "JOIN caption_locks l ON l.caption_key = w.caption_key "
+            "AND l.starts_at < w.expires_at AND l.expires_at > w.starts_at "
+            "LEFT JOIN schedules s ON s.schedule_id = l.schedule_id "
+            "WHERE l.page_name <> ? AND coalesce(s.status, 'active') = 'active' "
+            "AND NOT list_contains(?::VARCHAR[], l.schedule_id) ORDER BY 1, 2",
+            [
+                keys,
+                [to_db_instant(windows[key][0]) for key in keys],
+                [to_db_instant(windows[key][1]) for key in keys],
+                page_name,
+                sorted(replacing),
+            ],
+        )
+        return [(key, page) for key, page in rows]
 
-    def _lock_captions(
+    def _insert_locks(
         self,
         schedule_id: str,
         page_name: str,
-        keys: list[str],
-        expiry_by_caption: dict[str, datetime],
+        windows: dict[str, tuple[datetime, datetime]],
         stamp: datetime,
-    ) -> list[str]:
-        with self.atomic():
-            # Free, on these captions, this page's own earlier locks and any expired or
-            # superseded one; what remains is held by another page.
-            self.execute(
-                "DELETE FROM caption_locks WHERE caption_key IN (SELECT unnest(?::VARCHAR[])) "
-                "AND (page_name = ? OR expires_at <= ? OR schedule_id IN "
-                "(SELECT schedule_id FROM schedules WHERE status = 'superseded'))",
-                [keys, page_name, stamp],
-            )
-            held = self.fetchall(
-                "SELECT caption_key FROM caption_locks "
-                "WHERE caption_key IN (SELECT unnest(?::VARCHAR[]))",
-                [keys],
-            )
-            if held:
-                return sorted(key for (key,) in held)  # the transaction rolls back
-            self.insert_columns(
-                "caption_locks",
-                [
-                    keys,
-                    [page_name] * len(keys),
-                    [schedule_id] * len(keys),
-                    [stamp] * len(keys),
-                    [to_db_instant(expiry_by_caption[key]) for key in keys],
-                ],
-            )
-        return []
+    ) -> None:
+        keys = sorted(windows)
+        if not keys:
+            return
+        self.insert_columns(
+            "caption_locks (caption_key, page_name, schedule_id, locked_at, starts_at, expires_at)",
+            [
+                keys,
+                [page_name] * len(keys),
+                [schedule_id] * len(keys),
+                [stamp] * len(keys),
+                [to_db_instant(windows[key][0]) for key in keys],
+                [to_db_instant(windows[key][1]) for key in keys],
+            ],
+        )
 
     def sweep_locks(self, now: datetime) -> int:
-        """Free expired locks and those of superseded schedules; returns how many were freed."""
+        """Housekeeping: free locks expired by `now` and those of superseded schedules. Conflict
+        checks never depend on it (they compare windows, not the clock)."""
         with self.atomic():
-            return self._sweep_locks(to_db_instant(now), None)
-
-    def _sweep_locks(self, stamp: datetime, keys: list[str] | None) -> int:
-        scope = "" if keys is None else " AND caption_key IN (SELECT unnest(?::VARCHAR[]))"
-        parameters: list[Any] = [stamp] + ([] if keys is None else [keys])
-        freed = self.fetchall(
-            "DELETE FROM caption_locks WHERE (expires_at <= ? OR schedule_id IN "
-            f"(SELECT schedule_id FROM schedules WHERE status = 'superseded')){scope} "
-            "RETURNING caption_key",
-            parameters,
-        )
+            freed = self.fetchall(
+                "DELETE FROM caption_locks WHERE expires_at <= ? OR schedule_id IN "
+                "(SELECT schedule_id FROM schedules WHERE status = 'superseded') "
+                "RETURNING caption_key",
+                [to_db_instant(now)],
+            )
         return len(freed)
 
     # -- schedules --------------------------------------------------------------------------------
@@ -545,70 +597,77 @@ class DuckDBStore:
         schedule: Schedule,
         validation_ok: bool,
         report_json: str,
-        lock_expiry: dict[str, datetime],
+        lock_windows: dict[str, tuple[datetime, datetime]],
         now: datetime,
     ) -> str:
-        """Persist a schedule with its messages and caption locks in one transaction.
+        """Persist one schedule with its messages and caption locks in one transaction; see
+        `save_schedules`. Raises LockConflictError, writing nothing, on a conflict."""
+        (outcome,) = self.save_schedules(
+            [SaveRequest(schedule, validation_ok, report_json, lock_windows)], now
+        )
+        if isinstance(outcome, LockConflictError):
+            raise outcome
+        return outcome
 
-        Returns "unchanged" when this schedule_id is already the page-week's active schedule,
-        "created" otherwise (the page-week's previous schedule is superseded and its locks freed).
-        Raises LockConflictError, writing nothing, when another page holds one of its captions.
+    def save_schedules(
+        self, requests: Sequence[SaveRequest], now: datetime
+    ) -> list[str | LockConflictError]:
+        """Persist a batch of schedules with their messages and caption locks in one transaction.
+
+        Per request: "unchanged" when its schedule_id is already the page-week's active schedule;
+        "created" otherwise (the page-week's previous schedule is superseded and its locks freed);
+        a LockConflictError, writing nothing of that schedule, when another page holds one of its
+        captions in an overlapping window. The previous schedules of the batch's own page-weeks
+        never conflict: they are being replaced.
         """
-        import duckdb
-
-        try:
-            return self._save_schedule(schedule, validation_ok, report_json, lock_expiry, now)
-        except StoreError as error:
-            # Another thread's transaction locked one of these captions first.
-            if isinstance(
-                error.__cause__, duckdb.ConstraintException | duckdb.TransactionException
-            ):
-                raise LockConflictError(schedule.page_name) from error
-            raise
-
-    def _save_schedule(
-        self,
-        schedule: Schedule,
-        validation_ok: bool,
-        report_json: str,
-        lock_expiry: dict[str, datetime],
-        now: datetime,
-    ) -> str:
         stamp = to_db_instant(now)
+        outcomes: list[str | LockConflictError] = []
         with self.atomic():
-            existing = self.scalar(
-                "SELECT status FROM schedules WHERE schedule_id = ?", [schedule.schedule_id]
+            replacing = set()
+            for request in requests:
+                schedule = request.schedule
+                current = self.active_schedule_id(schedule.page_name, schedule.week_start)
+                if current is not None:
+                    replacing.add(current)
+            for request in requests:
+                outcomes.append(self._save_one(request, replacing, stamp))
+        return outcomes
+
+    def _save_one(
+        self, request: SaveRequest, replacing: set[str], stamp: datetime
+    ) -> str | LockConflictError:
+        schedule = request.schedule
+        existing = self.scalar(
+            "SELECT status FROM schedules WHERE schedule_id = ?", [schedule.schedule_id]
+        )
+        if existing == "active":
+            return "unchanged"
+        held = self._conflicts(schedule.page_name, request.lock_windows, replacing)
+        if held:
+            return LockConflictError(
+                schedule.page_name, sorted({f"{key} ({page})" for key, page in held})
             )
-            if existing == "active":
-                return "unchanged"
-            superseded = self.fetchall(
-                "UPDATE schedules SET status = 'superseded', superseded_at = ? "
-                "WHERE page_name = ? AND week_start = ? AND status = 'active' "
-                "AND schedule_id <> ? RETURNING schedule_id",
-                [stamp, schedule.page_name, schedule.week_start, schedule.schedule_id],
+        superseded = self.fetchall(
+            "UPDATE schedules SET status = 'superseded', superseded_at = ? "
+            "WHERE page_name = ? AND week_start = ? AND status = 'active' "
+            "AND schedule_id <> ? RETURNING schedule_id",
+            [stamp, schedule.page_name, schedule.week_start, schedule.schedule_id],
+        )
+        if superseded:
+            self.execute(
+                "DELETE FROM caption_locks WHERE schedule_id IN (SELECT unnest(?::VARCHAR[]))",
+                [[schedule_id for (schedule_id,) in superseded]],
             )
-            if superseded:
-                self.execute(
-                    "DELETE FROM caption_locks WHERE schedule_id IN (SELECT unnest(?::VARCHAR[]))",
-                    [[schedule_id for (schedule_id,) in superseded]],
-                )
-            if existing is None:
-                self._insert_schedule(schedule, validation_ok, report_json, stamp)
-            else:  # the same inputs came back: this schedule is the page-week's plan again
-                self.execute(
-                    "UPDATE schedules SET status = 'active', superseded_at = NULL "
-                    "WHERE schedule_id = ?",
-                    [schedule.schedule_id],
-                )
-            held = self._lock_captions(
-                schedule.schedule_id,
-                schedule.page_name,
-                sorted(lock_expiry),
-                lock_expiry,
-                stamp,
+        if existing is None:
+            self._insert_schedule(schedule, request.validation_ok, request.report_json, stamp)
+        else:  # the same inputs came back: this schedule is the page-week's plan again
+            self.execute(
+                "UPDATE schedules SET status = 'active', superseded_at = NULL "
+                "WHERE schedule_id = ?",
+                [schedule.schedule_id],
             )
-            if held:
-                raise LockConflictError(schedule.page_name, held)
+            self.execute("DELETE FROM caption_locks WHERE schedule_id = ?", [schedule.schedule_id])
+        self._insert_locks(schedule.schedule_id, schedule.page_name, request.lock_windows, stamp)
         return "created"
 
     def _insert_schedule(
