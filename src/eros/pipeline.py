@@ -134,17 +134,11 @@ class AgencyWeek:
     snapshot: CaptionSnapshot
     planned: dict[str, Any]  # columns of store.planned_sends, without the re-planned schedules
     held: list[CaptionLock]  # saved locks meeting the week, without the re-planned schedules
+    newest: dict[str, datetime]  # each page's newest message before its week
     allocation: dict[str, str] = field(default_factory=dict)  # shared caption -> page
 
     def newest_message_at(self, page_name: str) -> datetime | None:
-        """The page's newest message before its week (within the caption lookback)."""
-        import numpy as np
-
-        week = self.weeks[page_name]
-        start, stop = self.snapshot.page_bounds.get(page_name, (0, 0))
-        sent_at = self.snapshot.evidence.sent_at[start:stop]
-        before = int(np.searchsorted(sent_at, week.as_of.timestamp(), side="left"))
-        return datetime.fromtimestamp(float(sent_at[before - 1]), UTC) if before else None
+        return self.newest.get(page_name)
 
     def stale(self, page_name: str, settings: Settings) -> str | None:
         """Why the page must not be planned from its data, or None when its data is recent."""
@@ -152,8 +146,8 @@ class AgencyWeek:
         week = self.weeks[page_name]
         if newest is None:
             return (
-                f"page {page_name!r}: no message history in the {CAPTION_LOOKBACK_DAYS} days "
-                f"before the week of {week.week_start}; import its messages first"
+                f"page {page_name!r}: no message history before the week of {week.week_start}; "
+                "import its messages first"
             )
         if newest < week.week_start_utc - timedelta(days=settings.stale_after_days):
             return (
@@ -241,7 +235,8 @@ def read_agency_week(
         for lock in store.locks_overlapping(first, last + timedelta(days=longest))
         if lock.schedule_id not in replaced
     ]
-    return AgencyWeek(week_start, weeks, reports, snapshot, planned, held)
+    newest = store.newest_messages({name: week.as_of for name, week in weeks.items()})
+    return AgencyWeek(week_start, weeks, reports, snapshot, planned, held, newest)
 
 
 def np_isin(values: Any, members: set[str]) -> Any:
@@ -760,6 +755,7 @@ def run_summary(result: RunResult) -> dict[str, object]:
                 "schedule_id": schedule.schedule_id,
                 "total_messages": len(schedule.messages),
                 "saturation_zone": schedule.saturation_zone,
+                "persisted": built.persisted,
                 "validation": {"ok": validation.ok, "warnings": validation.warnings},
             }
             export: dict[str, object] = {
@@ -786,6 +782,12 @@ def run_summary(result: RunResult) -> dict[str, object]:
             "failed": failed,
             "exported": sum(run.export_status == "exported" for run in runs),
             "skipped_exports": sum(run.export_status == "skipped" for run in runs),
+            "saved": sum(
+                run.built is not None and run.built.persisted == "created" for run in runs
+            ),
+            "unchanged": sum(
+                run.built is not None and run.built.persisted == "unchanged" for run in runs
+            ),
             "execution_time_seconds": round(result.seconds, 3),
             "average_time_per_page": round(result.seconds / len(runs), 3) if runs else 0.0,
             "timestamp": result.started_at.isoformat(),

@@ -236,6 +236,10 @@ class Store(Protocol):
         """Live locks whose window meets [start, end), whatever the real clock says."""
         ...
 
+    def newest_messages(self, until: dict[str, datetime]) -> dict[str, datetime]:
+        """Each named page's newest message before its own instant."""
+        ...
+
     def active_schedules(self, week_start: date) -> dict[str, str]:
         """Each page's active schedule_id for the week starting `week_start`."""
         ...

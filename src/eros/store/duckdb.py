@@ -475,6 +475,17 @@ class DuckDBStore:
             for key, page, schedule, expires, starts in rows
         ]
 
+    def newest_messages(self, until: dict[str, datetime]) -> dict[str, datetime]:
+        """Each named page's newest message before its own instant (pages with none left out)."""
+        names = sorted(until)
+        rows = self.fetchall(
+            "SELECT w.page, max(m.sent_at) FROM (SELECT unnest(?::VARCHAR[]) AS page, "
+            "unnest(?::TIMESTAMP[]) AS until) w JOIN messages m ON m.page_name = w.page "
+            "AND m.sent_at < w.until GROUP BY w.page ORDER BY 1",
+            [names, [to_db_instant(until[name]) for name in names]],
+        )
+        return {page: newest.replace(tzinfo=UTC) for page, newest in rows}
+
     def active_schedules(self, week_start: date) -> dict[str, str]:
         """Each page's active schedule_id for the week starting `week_start` (local Monday)."""
         rows = self.fetchall(
