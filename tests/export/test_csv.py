@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import csv
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eros.errors import TerminalError
 from eros.export.csv import atomic_output, export_csv
-from eros.export.rows import CSV_COLUMNS, ScheduleExport
+from eros.export.rows import CSV_COLUMNS, ScheduleExport, neutralise_formula
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def read_back(path: Path) -> list[list[str]]:
@@ -61,7 +67,7 @@ def test_header_and_cells_follow_the_contract(
         "2025-11-02T20:00:00-08:00",
         "2025-11-03T04:00:00Z",
     ]
-    assert lines[3][8] == "=1+1 hey you"  # the contract keeps captions verbatim
+    assert lines[3][8] == "'=1+1 hey you"  # neutralised: a spreadsheet shows it as text
     # London: BST on Saturday 25 Oct, GMT from Sunday 26 Oct.
     assert lines[5][:6] == [
         "sch-missalexa-2025W43",
@@ -114,3 +120,68 @@ def test_an_unwritable_folder_is_a_terminal_error(tmp_path: Path, la_week: Sched
     blocker.write_text("")
     with pytest.raises(TerminalError, match="cannot write"):
         export_csv([la_week], blocker / "schedule.csv")
+
+
+def restore(cell: str) -> str:
+    """What a reader of the CSV does (docs/data-formats.md): drop the one quote that was added."""
+    return cell[1:] if re.match(r"'+[=+\-@\t\r]", cell) else cell
+
+
+def test_text_cells_are_neutralised_and_numbers_stay_numbers(
+    tmp_path: Path, la_week: ScheduleExport
+) -> None:
+    captions = [
+        '=HYPERLINK("http://evil.example","click")',
+        "+1 bonus video",
+        "-50% tonight only",
+        "@SUM(A1:A9)",
+        "\tindented",
+        "\rcarriage",
+        "'=already quoted",
+        "plain, with = and a bare\rCR inside",
+    ]
+    template = la_week.rows[0]
+    hostile = replace(
+        la_week,
+        page_name="=cmd|' /C calc'!A0",
+        rows=[
+            replace(
+                template,
+                page_name="=cmd|' /C calc'!A0",
+                caption_text=caption,
+                content_category="-lingerie",
+                trigger="@urgency",
+                price=-1.0,
+                expected_revenue=-2.5,
+            )
+            for caption in captions
+        ],
+    )
+    path = tmp_path / "schedule.csv"
+    export_csv([hostile], path)
+    lines = read_back(path)[1:]
+    column = {name: index for index, name in enumerate(CSV_COLUMNS)}
+    assert [line[column["caption_text"]] for line in lines] == [
+        "'" + caption for caption in captions[:7]
+    ] + ["plain, with = and a bare\rCR inside"]
+    assert [restore(line[column["caption_text"]]) for line in lines] == captions
+    numbers = {column["price"], column["expected_revenue"]}
+    for line in lines:
+        assert not any(
+            cell.startswith(FORMULA_STARTS)
+            for index, cell in enumerate(line)
+            if index not in numbers
+        )
+        assert line[column["page_name"]] == "'=cmd|' /C calc'!A0"
+        assert line[column["content_category"]] == "'-lingerie"
+        assert line[column["trigger"]] == "'@urgency"
+        # Numbers are numbers: a negative price is not text to neutralise.
+        assert (line[column["price"]], line[column["expected_revenue"]]) == ("-1.00", "-2.50")
+
+
+@given(st.text())
+def test_neutralising_is_safe_and_reversible(text: str) -> None:
+    cell = neutralise_formula(text)
+    assert not cell.startswith(FORMULA_STARTS)
+    assert restore(cell) == text
+    assert cell == text or cell == "'" + text

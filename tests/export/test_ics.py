@@ -69,6 +69,8 @@ def test_events_carry_local_time_zone_and_details(tmp_path: Path, la_week: Sched
     assert str(events[1]["SUMMARY"]).startswith("Follow-up — Did you see it? Still")
     assert "Follow-up of: cap-ppv-1" in str(events[1]["DESCRIPTION"])
     assert str(events[2]["SUMMARY"]) == "Bump — =1+1 hey you"
+    # A text export: the caption that opens the description is neutralised against formulas.
+    assert str(events[2]["DESCRIPTION"]).startswith("'=1+1 hey you\n\n")
 
 
 def test_re_export_is_identical(tmp_path: Path, schedules: list[ScheduleExport]) -> None:

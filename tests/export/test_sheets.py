@@ -128,6 +128,22 @@ def test_gspread_reads_the_tab_back(
     assert len(rows) == 5
 
 
+def test_formula_like_text_is_sent_as_text_never_a_formula(
+    server: FakeSheetsServer, exporter: SheetsExporter, la_week: ScheduleExport
+) -> None:
+    """A stringValue is the API's form of text typed with a leading quote: the caption is shown
+    exactly as written and is never evaluated (no USER_ENTERED parsing, no formulaValue)."""
+    captions = ["=1+1", "+1 bonus", "-50% tonight", "@SUM(A1)", "\ttab", "\rcr"]
+    rows = [replace(la_week.rows[2], caption_text=caption) for caption in captions]
+    exporter.export(replace(la_week, rows=rows))
+    tab = server.tab(BOOK, TAB)
+    caption = SHEET_COLUMNS.index("Caption")
+    assert [tab.cells[(row, caption)]["userEnteredValue"] for row in range(1, 7)] == [
+        {"stringValue": text} for text in captions
+    ]
+    assert "formulaValue" not in json.dumps([entry.body for entry in server.log])
+
+
 def test_re_export_replaces_the_tab(
     server: FakeSheetsServer, exporter: SheetsExporter, la_week: ScheduleExport
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -69,6 +70,7 @@ def test_page_sheet_header_rows_and_types(workbook: openpyxl.Workbook) -> None:
     # A caption starting with "=" is text, not a formula.
     assert sheet["E4"].value == "=1+1 hey you"
     assert sheet["E4"].data_type == "s"
+    assert sheet["E4"].quotePrefix
     assert sheet["J3"].value == "cap-ppv-1"
     assert sheet.column_dimensions["E"].width > sheet.column_dimensions["A"].width
 
@@ -145,3 +147,24 @@ def test_unsafe_tab_names_export(tmp_path: Path, la_week: ScheduleExport) -> Non
     ]
     assert book.worksheets[2]["A1"].fill.fgColor.rgb == "00D9D9D9"  # unknown zone: grey
     assert book.worksheets[2].max_row == 1
+
+
+def test_formula_like_text_is_quoted_text_kept_exactly(
+    tmp_path: Path, la_week: ScheduleExport
+) -> None:
+    """Excel's own form of a typed leading quote (quotePrefix): shown and copied as written, and
+    still text after a chatter edits the cell."""
+    captions = ["=1+1", "+1 bonus", "-50% tonight", "@SUM(A1)", "\ttab", "\rcr", "plain"]
+    rows = [replace(la_week.rows[2], caption_text=caption) for caption in captions]
+    hostile = replace(la_week, page_name="=page", rows=rows)
+    path = tmp_path / "x.xlsx"
+    export_xlsx([hostile], path)
+    book = openpyxl.load_workbook(path)
+    sheet = book[book.sheetnames[1]]
+    caption = SHEET_COLUMNS.index("Caption") + 1
+    cells = [sheet.cell(row, caption) for row in range(2, 2 + len(captions))]
+    assert [cell.value for cell in cells] == captions
+    assert [cell.data_type for cell in cells] == ["s"] * len(captions)
+    assert [cell.quotePrefix for cell in cells] == [True] * 6 + [False]
+    page = book["Summary"]["A2"]
+    assert (page.value, page.data_type, page.quotePrefix) == ("=page", "s", True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from eros import clock
 from eros.export.csv import atomic_output
-from eros.export.rows import ExportRow, ScheduleExport
+from eros.export.rows import ExportRow, ScheduleExport, neutralise_formula
 
 EVENT_DURATION = timedelta(minutes=15)
 PRODID = "-//EROS//Scheduler//EN"
@@ -38,7 +38,7 @@ def event_summary(row: ExportRow) -> str:
         cut = caption[: _CAPTION_START + 1].rsplit(" ", 1)[0]  # end at a word if one fits
         caption = (cut if len(cut) > _CAPTION_START // 2 else caption[:_CAPTION_START]).rstrip()
         caption += "…"
-    return f"{label} — {caption}" if caption else label
+    return neutralise_formula(f"{label} — {caption}" if caption else label)
 
 
 def event_description(row: ExportRow) -> str:
@@ -55,7 +55,7 @@ def event_description(row: ExportRow) -> str:
         ("Schedule", row.schedule_id),
     ]
     lines = [f"{name}: {value}" for name, value in facts if value]
-    return row.caption_text + "\n\n" + "\n".join(lines)
+    return neutralise_formula(row.caption_text + "\n\n" + "\n".join(lines))
 
 
 def _file_stem(page_name: str) -> str:

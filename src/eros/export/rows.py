@@ -1,7 +1,12 @@
-"""The rows every exporter writes: one per planned message, in the schedule-CSV contract's order."""
+"""The rows every exporter writes: one per planned message, in the schedule-CSV contract's order.
+
+Also the one rule against spreadsheet formula injection (OWASP "CSV injection") that every exporter
+applies to the text it writes: `formula_like` and `neutralise_formula`.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +33,24 @@ CSV_COLUMNS: tuple[str, ...] = (
     "expected_revenue",
 )
 
+# OWASP CSV-injection guidance: a cell starting with one of these is read as a formula.
+FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+# Quotes already in front of such a character get one more, so the added quote is always removable.
+_NEEDS_QUOTE = re.compile(r"'*[=+\-@\t\r]")
+
+
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet would read `text`, typed into a cell, as a formula."""
+    return text.startswith(FORMULA_STARTS)
+
+
+def neutralise_formula(text: str) -> str:
+    """`text` as a cell of a text export (CSV, ICS): a single quote in front when a spreadsheet
+    would read it as a formula, else unchanged. Reversible: remove one leading quote from a cell
+    that starts with quotes followed by = + - @ tab or CR. Typed exports (xlsx, Sheets) mark such
+    cells as quoted text instead, so the caption there stays exactly as written."""
+    return "'" + text if _NEEDS_QUOTE.match(text) else text
+
 
 @dataclass(frozen=True)
 class ExportRow:
@@ -48,9 +71,10 @@ class ExportRow:
     expected_revenue: float
     note: str | None = None
 
-    def csv_values(self) -> list[object]:
-        """The row in CSV_COLUMNS order, as the CSV contract writes it."""
-        return [
+    def csv_values(self) -> list[str]:
+        """The row in CSV_COLUMNS order, as the CSV contract writes it: numbers with two decimals,
+        every text cell neutralised against formulas."""
+        cells: list[str | float] = [
             self.schedule_id,
             self.page_name,
             self.date.isoformat(),
@@ -60,12 +84,15 @@ class ExportRow:
             self.message_type,
             self.caption_key,
             self.caption_text,
-            f"{self.price:.2f}",
+            self.price,
             self.price_tier or "",
             self.content_category or "",
             self.trigger or "",
             self.parent or "",
-            f"{self.expected_revenue:.2f}",
+            self.expected_revenue,
+        ]
+        return [
+            f"{cell:.2f}" if isinstance(cell, float) else neutralise_formula(cell) for cell in cells
         ]
 
     @classmethod

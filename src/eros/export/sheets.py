@@ -56,7 +56,8 @@ _CELL_FIELDS = "userEnteredValue,userEnteredFormat,dataValidation,note"
 
 def cell_data(value: Any) -> dict[str, Any]:
     """A Sheets CellData with the typed value: dates and times as serial numbers (formatted by the
-    column), booleans as booleans; text is never read as a formula."""
+    column), booleans as booleans. Text is a stringValue, which the API documents as text typed
+    with a leading quote: never read as a formula (OWASP), yet shown exactly as written."""
     if value is None:
         return {}
     if isinstance(value, bool):

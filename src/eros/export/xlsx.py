@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from eros.export.csv import atomic_output
-from eros.export.rows import ExportRow, ScheduleExport
+from eros.export.rows import ExportRow, ScheduleExport, formula_like
 
 SHEET_COLUMNS: tuple[str, ...] = (
     "Day",
@@ -168,6 +168,9 @@ def export_xlsx(schedules: Iterable[ScheduleExport], path: Path) -> int:
         )
         if isinstance(value, str):
             written.data_type = "s"  # a caption starting with "=" stays text, never a formula
+            # Excel's form of a typed leading quote (OWASP): shown as written, and still text
+            # after a chatter edits the cell.
+            written.quotePrefix = formula_like(value)
         if number_format is not None:
             written.number_format = number_format
         return written
@@ -230,7 +233,7 @@ def export_xlsx(schedules: Iterable[ScheduleExport], path: Path) -> int:
                     # Plain values stream as they are; only formatted cells, and text that a
                     # spreadsheet would read as a formula, need a cell object.
                     cell(sheet, value, formats.get(column))
-                    if column in formats or (isinstance(value, str) and value.startswith("="))
+                    if column in formats or (isinstance(value, str) and formula_like(value))
                     else ILLEGAL_CHARACTERS_RE.sub("", value)
                     if isinstance(value, str)
                     else value
