@@ -183,6 +183,49 @@ def test_several_page_weeks_get_their_own_tabs(
     assert server.tab(BOOK, "missalexa_free 2025-W44").grid["rowCount"] == 2
 
 
+def test_pages_differing_only_by_case_get_their_own_tabs(
+    server: FakeSheetsServer, exporter: SheetsExporter, la_week: ScheduleExport
+) -> None:
+    upper = replace(la_week, page_name="CaseTest", schedule_id="sch-upper")
+    lower = replace(la_week, page_name="casetest", schedule_id="sch-lower", rows=la_week.rows[:2])
+    assert upper.tab_name.casefold() != lower.tab_name.casefold()
+    assert exporter.export_all([upper, lower]) == 6
+    assert exporter.export_all([lower, upper]) == 6  # and again, in the other order
+    assert server.titles(BOOK) == ["Sheet1", upper.tab_name, lower.tab_name]
+    assert server.values(BOOK, upper.tab_name) == expected_values(upper)
+    assert server.values(BOOK, lower.tab_name) == expected_values(lower)
+
+
+def test_a_tab_named_with_other_case_is_renamed_and_replaced(
+    server: FakeSheetsServer, exporter: SheetsExporter, la_week: ScheduleExport
+) -> None:
+    """A tab that differs only by case (renamed by hand) is this page-week's: it is rewritten and
+    given the exact name."""
+    server.add_spreadsheet("by-hand", ("Sheet1", TAB.upper()))
+    hand = SheetsExporter(server.client(), "by-hand", sleep=lambda _: None)
+    assert hand.export(la_week) == 4
+    assert server.titles("by-hand") == ["Sheet1", TAB]
+    assert server.values("by-hand", TAB) == expected_values(la_week)
+
+
+def test_long_and_odd_page_names_fit_the_tab_rules(
+    server: FakeSheetsServer, exporter: SheetsExporter, la_week: ScheduleExport
+) -> None:
+    names = ["a/b", "a:b", "a" * 150, "a" * 149 + "b", "[x]*?\\", "'quoted'"]
+    weeks = [
+        replace(la_week, page_name=name, schedule_id=f"sch-{index}")
+        for index, name in enumerate(names)
+    ]
+    assert exporter.export_all(weeks) == 4 * len(names)
+    titles = [week.tab_name for week in weeks]
+    assert server.titles(BOOK) == ["Sheet1", *titles]
+    assert len({title.casefold() for title in titles}) == len(names)
+    for title in titles:
+        assert len(title) <= 100
+        assert not set(title) & set("[]*?/\\:")
+        assert not title.startswith("'") and title.endswith(" 2025-W44")
+
+
 def test_an_empty_page_week_writes_the_header(
     server: FakeSheetsServer, exporter: SheetsExporter, la_week: ScheduleExport
 ) -> None:

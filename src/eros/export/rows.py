@@ -6,6 +6,7 @@ applies to the text it writes: `formula_like` and `neutralise_formula`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -37,6 +38,23 @@ CSV_COLUMNS: tuple[str, ...] = (
 FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 # Quotes already in front of such a character get one more, so the added quote is always removable.
 _NEEDS_QUOTE = re.compile(r"'*[=+\-@\t\r]")
+
+TAB_NAME_MAX = 100  # characters in a Google Sheets tab name
+# Excel's forbidden sheet-name characters (the xlsx uses the same names) and control characters.
+_TAB_UNSAFE = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
+_TAB_DIGEST_CHARS = 6
+
+
+def tab_page_label(page_name: str, room: int) -> str:
+    """The page's part of its tab names, at most `room` characters, unique ignoring case (Sheets
+    tab names are case-insensitive) whatever other pages exist: a lower-case name that needs no
+    cleaning is itself; any other name is cleaned, cut to fit and followed by 6 hex characters of
+    the SHA-256 of the exact name, so `CaseTest` and `casetest` never share a tab."""
+    cleaned = _TAB_UNSAFE.sub("-", page_name).strip().strip("'").strip()
+    if cleaned and cleaned == page_name == page_name.casefold() and len(cleaned) <= room:
+        return cleaned
+    digest = hashlib.sha256(page_name.encode("utf-8")).hexdigest()[:_TAB_DIGEST_CHARS]
+    return f"{cleaned[: room - _TAB_DIGEST_CHARS - 1].rstrip()} {digest}".lstrip()
 
 
 def formula_like(text: str) -> bool:
@@ -136,9 +154,11 @@ class ScheduleExport:
 
     @property
     def tab_name(self) -> str:
-        """`{page} {ISO year}-W{week}`: the Sheets tab (and xlsx sheet) of this page-week."""
+        """`{page} {ISO year}-W{week}`: the Sheets tab (and xlsx sheet) of this page-week; the page
+        part as `tab_page_label` makes it (a hash after names that are not plain lower case)."""
         year, week, _ = self.week_start.isocalendar()
-        return f"{self.page_name} {year}-W{week:02d}"
+        week_part = f" {year}-W{week:02d}"
+        return tab_page_label(self.page_name, TAB_NAME_MAX - len(week_part)) + week_part
 
 
 def schedule_export(schedule: Schedule) -> ScheduleExport:

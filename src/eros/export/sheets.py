@@ -96,8 +96,13 @@ def tab_requests(
         requests.append(
             {
                 "updateSheetProperties": {
-                    "properties": {"sheetId": sheet_id, "gridProperties": grid},
-                    "fields": "gridProperties(rowCount,columnCount,frozenRowCount)",
+                    # The exact title too: a tab found ignoring case gets this page-week's name.
+                    "properties": {
+                        "sheetId": sheet_id,
+                        "title": schedule.tab_name,
+                        "gridProperties": grid,
+                    },
+                    "fields": "title,gridProperties(rowCount,columnCount,frozenRowCount)",
                 }
             }
         )
