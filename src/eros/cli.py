@@ -742,7 +742,9 @@ def export_command(
 ) -> None:
     """Export a saved schedule again (to a file or to the agency's Google Sheet).
 
-    Each attempt is recorded in schedule_export_log. A re-export to Sheets replaces the tab.
+    Files are named for the schedule (OUT/SCHEDULE_ID.csv, .xlsx; OUT/ics/PAGE.ics), never over a
+    run's agency-wide schedules.csv and .xlsx. Each attempt is recorded in schedule_export_log. A
+    re-export to Sheets replaces the tab.
 
     Example: eros export SCH_2025W45_JADEBRI_ABC123 --to xlsx,csv --out out
     """
@@ -756,7 +758,7 @@ def export_command(
         schedule = opened.schedule_export(schedule_id)
         if schedule is None:
             raise InputError(f"unknown schedule {schedule_id!r}: see `eros run` or `eros build`")
-        outcome = export_schedules([schedule], destinations, out, settings)
+        outcome = export_schedules([schedule], destinations, out, settings, file_stem=schedule_id)
         attempts = outcome.attempts.get(schedule_id, [])
         record_attempts(opened, {schedule_id: attempts})
     if as_json:

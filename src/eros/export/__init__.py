@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from eros.store import Store
 
 DESTINATIONS = ("xlsx", "csv", "ics", "sheets")
+AGENCY_FILE_STEM = "schedules"  # a run's files: schedules.csv and schedules.xlsx
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,12 @@ def export_schedules(
     settings: Settings,
     *,
     streamed: StreamedXlsx | None = None,
+    file_stem: str = AGENCY_FILE_STEM,
 ) -> ExportOutcome:
-    """Write every destination; an xlsx already streamed during the run is only collected."""
+    """Write every destination; an xlsx already streamed during the run is only collected.
+
+    The csv and xlsx files are `{file_stem}.csv` and `.xlsx`: `schedules` for a run's agency-wide
+    files, a schedule's id when one schedule is exported on its own (never over the agency's)."""
     outcome = ExportOutcome()
     for destination in destinations:
         if destination == "xlsx" and streamed is not None:
@@ -161,27 +166,29 @@ def export_schedules(
         if destination == "sheets":
             _export_sheets(schedules, settings, outcome)
         else:
-            _export_files(schedules, destination, out_dir, outcome)
+            _export_files(schedules, destination, out_dir / file_stem, outcome)
     return outcome
 
 
 def _export_files(
-    schedules: Sequence[ScheduleExport], destination: str, out_dir: Path, outcome: ExportOutcome
+    schedules: Sequence[ScheduleExport], destination: str, stem: Path, outcome: ExportOutcome
 ) -> None:
-    """One file (or folder) for all schedules: it is written whole or not at all."""
+    """One file (or folder) for all schedules: it is written whole or not at all. `stem` is the
+    csv and xlsx path without its suffix; ICS calendars go to an `ics` folder beside it."""
     started = time.perf_counter()
+    out_dir = stem.parent
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         if destination == "csv":
             from eros.export.csv import export_csv
 
-            path = out_dir / "schedules.csv"
+            path = stem.with_name(f"{stem.name}.csv")
             export_csv(schedules, path)
             written = [str(path)]
         elif destination == "xlsx":
             from eros.export.xlsx import export_xlsx
 
-            path = out_dir / "schedules.xlsx"
+            path = stem.with_name(f"{stem.name}.xlsx")
             export_xlsx(schedules, path)
             written = [str(path)]
         else:
