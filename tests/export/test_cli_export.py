@@ -130,6 +130,11 @@ def test_exporting_one_schedule_names_its_files_and_leaves_the_agency_files(
     with open(out / f"{SCHEDULE_ID}.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["schedule_id"] for row in rows] == [SCHEDULE_ID] * 5
+    follow_ups = {row["caption_key"]: row for row in rows if row["message_type"] == "followup"}
+    assert {key: list(row.values())[-3:] for key, row in follow_ups.items()} == {
+        "k-prem": ["only if unopened", "2025-10-27T09:30:00-07:00", PREMIUM],
+        "k-std": ["send to all", "2025-10-27T20:00:00-07:00", "'" + STANDARD],
+    }
     assert (out / f"{SCHEDULE_ID}.xlsx").is_file()
     assert f"{SCHEDULE_ID}.csv" in result.stdout
     assert table_count(store_path, "schedule_export_log") == 2

@@ -16,6 +16,24 @@ from eros.export.csv import atomic_output, export_csv
 from eros.export.rows import CSV_COLUMNS, ScheduleExport, neutralise_formula
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# DESIGN.md §5: the contract's columns, in this order, for ever.
+CONTRACT_COLUMNS = (
+    "schedule_id",
+    "page_name",
+    "date",
+    "day_of_week",
+    "send_at_local",
+    "send_at_utc",
+    "message_type",
+    "caption_key",
+    "caption_text",
+    "price",
+    "price_tier",
+    "content_category",
+    "trigger",
+    "parent",
+    "expected_revenue",
+)
 
 
 def read_back(path: Path) -> list[list[str]]:
@@ -30,6 +48,12 @@ def test_header_and_cells_follow_the_contract(
     assert export_csv(schedules, path) == 7
     lines = read_back(path)
     assert lines[0] == list(CSV_COLUMNS)
+    assert CSV_COLUMNS[: len(CONTRACT_COLUMNS)] == CONTRACT_COLUMNS  # only ever added at the end
+    assert CSV_COLUMNS[len(CONTRACT_COLUMNS) :] == (
+        "instruction",
+        "parent_send_at_local",
+        "parent_caption_text",
+    )
     assert len(lines) == 8
     sid = "sch-jadebri-2025W44"
     assert lines[1] == [
@@ -48,12 +72,22 @@ def test_header_and_cells_follow_the_contract(
         "urgency",
         "",
         "112.50",
+        "",
+        "",
+        "",
     ]
     followup = lines[2]
     assert followup[8] == "Did you see it?\nStill unlocked for 2 more hours"
     assert followup[13] == "cap-ppv-1"
     assert followup[9] == "0.00"
     assert followup[14] == "18.25"
+    # The follow-up's instruction and its parent PPV's local time and text, not only its key.
+    assert followup[15:] == [
+        "send to all",
+        "2025-10-27T09:30:00-07:00",
+        'New set, "just for you", babe 💋 — café edition',
+    ]
+    assert lines[3][15:] == ["", "", ""]  # a bump
     # US DST ends on Sunday 2025-11-02: same wall-clock time, different offsets and UTC instants.
     assert lines[3][2:6] == [
         "2025-11-01",

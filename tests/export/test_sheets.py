@@ -48,12 +48,14 @@ def expected_values(schedule: ScheduleExport) -> list[list[object]]:
             (row.date.toordinal() - 693594),  # 693594 = date(1899, 12, 30).toordinal()
             (row.send_at_local.hour * 60 + row.send_at_local.minute) / 1440,
             row.message_type,
+            row.instruction or None,
             row.caption_text,
             row.price,
             row.price_tier,
             row.content_category,
             row.trigger,
-            row.parent,
+            row.parent_send_at_local and f"{row.parent_send_at_local:%a %Y-%m-%d %H:%M}",
+            row.parent_caption_text,
             row.expected_revenue,
             row.schedule_id,
             False,
@@ -77,13 +79,15 @@ def test_export_writes_the_tab(
     assert values[1][:3] == ["Monday", 45957, 9.5 / 24]
     assert values[3][1:3] == [45962, 20 / 24]  # Saturday 20:00 local (PDT)
     assert values[4][2] == 20 / 24  # Sunday 20:00 local (PST)
-    assert values[3][4] == "=1+1 hey you"  # a string value, never a formula
+    assert values[3][5] == "=1+1 hey you"  # a string value, never a formula
+    assert values[2][4] == "send to all"  # the follow-up's instruction and parent
+    assert values[2][10:12] == ["Mon 2025-10-27 09:30", la_week.rows[0].caption_text]
     tab = server.tab(BOOK, TAB)
-    assert tab.cells[(3, 4)]["userEnteredValue"] == {"stringValue": "=1+1 hey you"}
-    assert tab.grid == {"rowCount": 5, "columnCount": 13, "frozenRowCount": 1}
+    assert tab.cells[(3, 5)]["userEnteredValue"] == {"stringValue": "=1+1 hey you"}
+    assert tab.grid == {"rowCount": 5, "columnCount": 15, "frozenRowCount": 1}
 
     # Bold header in the zone's colour (GREEN).
-    for column in range(13):
+    for column in range(15):
         header = tab.cells[(0, column)]["userEnteredFormat"]
         assert header["textFormat"] == {"bold": True}
         assert header["backgroundColor"] == {"red": 0.7176, "green": 0.8824, "blue": 0.8039}
@@ -94,16 +98,16 @@ def test_export_writes_the_tab(
             "type": "TIME",
             "pattern": "hh:mm",
         }
-        for money in (5, 10):
+        for money in (6, 12):
             assert tab.cells[(row, money)]["userEnteredFormat"]["numberFormat"]["type"] == (
                 "CURRENCY"
             )
-        assert tab.cells[(row, 12)]["dataValidation"] == {
+        assert tab.cells[(row, 14)]["dataValidation"] == {
             "condition": {"type": "BOOLEAN"},
             "strict": True,
         }
-    assert "dataValidation" not in tab.cells[(0, 12)]
-    assert tab.column_pixels[4] > tab.column_pixels[0]
+    assert "dataValidation" not in tab.cells[(0, 14)]
+    assert tab.column_pixels[5] > tab.column_pixels[0]
 
     # Two HTTP calls: the tab list, then one batchUpdate.
     assert [(entry.method, entry.path) for entry in server.log] == [
@@ -123,8 +127,8 @@ def test_gspread_reads_the_tab_back(
     worksheet = server.client().open_by_key(BOOK).worksheet(TAB)
     rows = worksheet.get_values(value_render_option=gspread.utils.ValueRenderOption.unformatted)
     assert rows[0] == list(SHEET_COLUMNS)
-    assert rows[1][4] == la_week.rows[0].caption_text
-    assert rows[2][9] == "cap-ppv-1"
+    assert rows[1][5] == la_week.rows[0].caption_text
+    assert rows[2][10] == "Mon 2025-10-27 09:30"
     assert len(rows) == 5
 
 
@@ -150,7 +154,7 @@ def test_re_export_replaces_the_tab(
     exporter.export(la_week)
     sheet_id = server.tab(BOOK, TAB).sheet_id
     # A chatter ticks a box and scribbles below the table.
-    server.tab(BOOK, TAB).cells[(1, 12)]["userEnteredValue"] = {"boolValue": True}
+    server.tab(BOOK, TAB).cells[(1, 14)]["userEnteredValue"] = {"boolValue": True}
     server.tab(BOOK, TAB).cells[(4, 0)] = {"userEnteredValue": {"stringValue": "note"}}
     shorter = replace(la_week, rows=la_week.rows[:2], saturation_zone="RED")
 
@@ -223,7 +227,8 @@ def test_long_and_odd_page_names_fit_the_tab_rules(
     for title in titles:
         assert len(title) <= 100
         assert not set(title) & set("[]*?/\\:")
-        assert not title.startswith("'") and title.endswith(" 2025-W44")
+        assert not title.startswith("'")
+        assert title.endswith(" 2025-W44")
 
 
 def test_an_empty_page_week_writes_the_header(

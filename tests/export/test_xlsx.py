@@ -48,11 +48,13 @@ def test_page_sheet_header_rows_and_types(workbook: openpyxl.Workbook) -> None:
         datetime(2025, 10, 27),  # a real date cell (openpyxl reads dates as datetimes)
         time(9, 30),
         "ppv",
+        None,
         'New set, "just for you", babe 💋 — café edition',
         25.0,
         "standard",
         "lingerie",
         "urgency",
+        None,
         None,
         112.5,
         "sch-jadebri-2025W44",
@@ -61,18 +63,23 @@ def test_page_sheet_header_rows_and_types(workbook: openpyxl.Workbook) -> None:
     assert sheet["B2"].is_date
     assert sheet["B2"].number_format == "yyyy-mm-dd"
     assert sheet["C2"].number_format == "hh:mm"
-    assert sheet["F2"].number_format == MONEY_FORMAT
-    assert sheet["K2"].number_format == MONEY_FORMAT
-    assert sheet["M2"].data_type == "b"
+    assert sheet["G2"].number_format == MONEY_FORMAT
+    assert sheet["M2"].number_format == MONEY_FORMAT
+    assert sheet["O2"].data_type == "b"
     # Local wall-clock time on both sides of the DST change.
     assert (sheet["B4"].value, sheet["C4"].value) == (datetime(2025, 11, 1), time(20, 0))
     assert (sheet["B5"].value, sheet["C5"].value) == (datetime(2025, 11, 2), time(20, 0))
     # A caption starting with "=" is text, not a formula.
-    assert sheet["E4"].value == "=1+1 hey you"
-    assert sheet["E4"].data_type == "s"
-    assert sheet["E4"].quotePrefix
-    assert sheet["J3"].value == "cap-ppv-1"
-    assert sheet.column_dimensions["E"].width > sheet.column_dimensions["A"].width
+    assert sheet["F4"].value == "=1+1 hey you"
+    assert sheet["F4"].data_type == "s"
+    assert sheet["F4"].quotePrefix
+    # A follow-up: its instruction, then its parent PPV's local time and text (not its key).
+    assert [sheet["E3"].value, sheet["K3"].value, sheet["L3"].value] == [
+        "send to all",
+        "Mon 2025-10-27 09:30",
+        'New set, "just for you", babe 💋 — café edition',
+    ]
+    assert sheet.column_dimensions["F"].width > sheet.column_dimensions["A"].width
 
 
 def test_header_colour_follows_the_zone(workbook: openpyxl.Workbook) -> None:

@@ -31,6 +31,8 @@ def event_uid(schedule_id: str, index: int) -> str:
 def event_summary(row: ExportRow) -> str:
     """E.g. "PPV $25.00 — Caption start…"."""
     label = _TYPE_LABELS.get(row.message_type.lower(), row.message_type.title())
+    if row.note:  # a rule the chatter must see at a glance, e.g. "only if unopened"
+        label = f"{label} ({row.note})"
     if row.price > 0:
         label = f"{label} ${row.price:,.2f}"
     caption = " ".join(row.caption_text.split())
@@ -42,14 +44,18 @@ def event_summary(row: ExportRow) -> str:
 
 
 def event_description(row: ExportRow) -> str:
-    """The full caption, then the facts a chatter needs."""
+    """The full caption, then the facts a chatter needs (a follow-up: its instruction, and the
+    local time and caption of the PPV it follows)."""
+    parent_at = row.parent_send_at_local
     facts = [
+        ("Instruction", row.instruction),
         ("Type", row.message_type),
         ("Price", f"${row.price:,.2f}"),
         ("Price tier", row.price_tier),
         ("Category", row.content_category),
         ("Trigger", row.trigger),
-        ("Follow-up of", row.parent),
+        ("Follow-up of", f"the PPV of {parent_at:%A %Y-%m-%d %H:%M}" if parent_at else None),
+        ("Parent caption", row.parent_caption_text),
         ("Expected revenue", f"${row.expected_revenue:,.2f}"),
         ("Caption key", row.caption_key),
         ("Schedule", row.schedule_id),

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,13 @@ CSV_COLUMNS: tuple[str, ...] = (
     "trigger",
     "parent",
     "expected_revenue",
+    # Added columns (the contract only ever grows at the end): a follow-up's instruction and its
+    # parent PPV's local send time and caption text.
+    "instruction",
+    "parent_send_at_local",
+    "parent_caption_text",
 )
+FOLLOW_UP_TO_ALL = "send to all"  # the instruction of a follow-up without a narrower rule
 
 # OWASP CSV-injection guidance: a cell starting with one of these is read as a formula.
 FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -87,7 +94,16 @@ class ExportRow:
     trigger: str | None
     parent: str | None
     expected_revenue: float
-    note: str | None = None
+    note: str | None = None  # e.g. "only if unopened" (DESIGN §3, premium follow-ups)
+    # A follow-up's parent PPV, filled in by ScheduleExport (see `link_follow_ups`).
+    parent_send_at_local: datetime | None = None
+    parent_caption_text: str | None = None
+
+    @property
+    def instruction(self) -> str:
+        """How to send it: a follow-up's rule ("only if unopened", else "send to all"); else the
+        message's note, if any."""
+        return self.note or (FOLLOW_UP_TO_ALL if self.message_type == "followup" else "")
 
     def csv_values(self) -> list[str]:
         """The row in CSV_COLUMNS order, as the CSV contract writes it: numbers with two decimals,
@@ -108,6 +124,9 @@ class ExportRow:
             self.trigger or "",
             self.parent or "",
             self.expected_revenue,
+            self.instruction,
+            self.parent_send_at_local.isoformat() if self.parent_send_at_local else "",
+            self.parent_caption_text or "",
         ]
         return [
             f"{cell:.2f}" if isinstance(cell, float) else neutralise_formula(cell) for cell in cells
@@ -152,6 +171,10 @@ class ScheduleExport:
     saturation_zone: str  # GREEN | YELLOW | RED
     rows: list[ExportRow]
 
+    def __post_init__(self) -> None:
+        # Every way to make one (the store's saved copy, a just-built schedule) links follow-ups.
+        object.__setattr__(self, "rows", link_follow_ups(self.rows))
+
     @property
     def tab_name(self) -> str:
         """`{page} {ISO year}-W{week}`: the Sheets tab (and xlsx sheet) of this page-week; the page
@@ -159,6 +182,32 @@ class ScheduleExport:
         year, week, _ = self.week_start.isocalendar()
         week_part = f" {year}-W{week:02d}"
         return tab_page_label(self.page_name, TAB_NAME_MAX - len(week_part)) + week_part
+
+
+def link_follow_ups(rows: Sequence[ExportRow]) -> list[ExportRow]:
+    """The rows, each follow-up with its parent PPV's local send time and caption text: the most
+    recent PPV of its `parent` caption sent before it in the same schedule (None when there is
+    none)."""
+    ppvs_by_caption: dict[str, list[ExportRow]] = {}
+    for row in rows:
+        if row.message_type == "ppv":
+            ppvs_by_caption.setdefault(row.caption_key, []).append(row)
+    linked = []
+    for row in rows:
+        if row.parent is not None:
+            earlier = [
+                ppv
+                for ppv in ppvs_by_caption.get(row.parent, [])
+                if ppv.send_at_utc < row.send_at_utc
+            ]
+            parent = max(earlier, key=lambda ppv: ppv.send_at_utc, default=None)
+            row = replace(
+                row,
+                parent_send_at_local=parent.send_at_local if parent else None,
+                parent_caption_text=parent.caption_text if parent else None,
+            )
+        linked.append(row)
+    return linked
 
 
 def schedule_export(schedule: Schedule) -> ScheduleExport:
