@@ -533,12 +533,13 @@ def run_command(
     """
     from eros import clock
     from eros.errors import InputError
-    from eros.export import parse_destinations
+    from eros.export import check_destinations, parse_destinations
     from eros.pipeline import run_summary
 
     settings = settings_for(store)
     _check_mode(mode)
     destinations = parse_destinations(export)
+    check_destinations(destinations, settings)  # e.g. Sheets without credentials: before planning
     if not pages and not all_pages:
         raise InputError("name one or more pages, or pass --all")
     monday = None if week.strip().lower() == "next" else clock.parse_week(week, clock.zone("UTC"))
@@ -749,11 +750,17 @@ def export_command(
     Example: eros export SCH_2025W45_JADEBRI_ABC123 --to xlsx,csv --out out
     """
     from eros.errors import ErosError, InputError
-    from eros.export import export_schedules, parse_destinations, record_attempts
+    from eros.export import (
+        check_destinations,
+        export_schedules,
+        parse_destinations,
+        record_attempts,
+    )
     from eros.store import open_store
 
     settings = settings_for(store)
     destinations = parse_destinations(to)
+    check_destinations(destinations, settings)
     with open_store(settings.store) as opened:
         schedule = opened.schedule_export(schedule_id)
         if schedule is None:

@@ -138,3 +138,55 @@ def test_exporting_one_schedule_names_its_files_and_leaves_the_agency_files(
     assert (out / f"{SCHEDULE_ID}.xlsx").is_file()
     assert f"{SCHEDULE_ID}.csv" in result.stdout
     assert table_count(store_path, "schedule_export_log") == 2
+
+
+def saved_rows(path: Path) -> tuple[int, int, int]:
+    return (
+        table_count(path, "schedules"),
+        table_count(path, "schedule_messages"),
+        table_count(path, "schedule_export_log"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({}, "sheets_credentials"),
+        ({"EROS_SHEETS_CREDENTIALS": "key.json"}, "sheets_spreadsheet_id"),
+        (
+            {"EROS_SHEETS_CREDENTIALS": "missing.json", "EROS_SHEETS_SPREADSHEET_ID": "book"},
+            "sheets_credentials",
+        ),
+    ],
+)
+def test_run_with_sheets_and_no_credentials_is_one_error_before_planning(
+    store_path: Path, tmp_path: Path, settings: dict[str, str], named: str
+) -> None:
+    (tmp_path / "key.json").write_text("{}")
+    before = saved_rows(store_path)
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        [
+            *("run", "--all", "--week", "2025-10-27", "--export", "xlsx,sheets"),
+            *("--out", str(out), "--store", str(store_path)),
+        ],
+        env=settings,
+    )
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert named in line
+    assert saved_rows(store_path) == before  # nothing planned, saved or logged
+    assert not out.exists()
+
+
+def test_export_to_sheets_without_credentials_is_a_configuration_error(store_path: Path) -> None:
+    result = runner.invoke(
+        app, ["export", SCHEDULE_ID, "--to", "sheets", "--store", str(store_path)]
+    )
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "sheets_credentials" in line
+    assert "EROS_SHEETS_CREDENTIALS" in line
+    assert table_count(store_path, "schedule_export_log") == 0

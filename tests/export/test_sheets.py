@@ -10,7 +10,8 @@ from pathlib import Path
 import gspread
 import pytest
 
-from eros.errors import InputError, TerminalError, TransientError
+from eros.errors import InputError, SettingsError, TerminalError, TransientError
+from eros.export import check_destinations
 from eros.export.rows import ScheduleExport
 from eros.export.sheets import SheetsExporter
 from eros.export.xlsx import SHEET_COLUMNS
@@ -352,9 +353,13 @@ def test_construction_from_settings_and_key_files(tmp_path: Path) -> None:
         )
     )
     url = f"https://docs.google.com/spreadsheets/d/{BOOK}/edit#gid=0"
-    exporter = SheetsExporter.from_settings(
-        load_settings(sheets_credentials=str(good), sheets_spreadsheet_id=url)
-    )
+    configured = load_settings(sheets_credentials=str(good), sheets_spreadsheet_id=url)
+    # What `eros run` and `eros export` check before planning: passes offline, no request sent.
+    check_destinations(["xlsx", "sheets"], configured)
+    check_destinations(["xlsx", "csv", "ics"], load_settings())
+    with pytest.raises(SettingsError, match="sheets_spreadsheet_id"):
+        check_destinations(["sheets"], load_settings(sheets_credentials=str(good)))
+    exporter = SheetsExporter.from_settings(configured)
     assert isinstance(exporter.client, gspread.Client)
     assert exporter.spreadsheet_id == BOOK
     assert exporter.attempts == 3

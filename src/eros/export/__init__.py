@@ -13,7 +13,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eros.errors import InputError
+from eros.errors import InputError, SettingsError
 
 if TYPE_CHECKING:
     from eros.export.rows import ScheduleExport
@@ -143,6 +143,22 @@ def parse_destinations(text: str) -> list[str]:
         if name not in DESTINATIONS:
             raise InputError(f"--export {name!r}: choose from {', '.join(DESTINATIONS)}")
     return chosen
+
+
+def check_destinations(destinations: Sequence[str], settings: Settings) -> None:
+    """Refuse, before anything is planned, a destination these settings cannot reach: Sheets
+    without its settings or with a key file that cannot be read. Raises SettingsError (exit 2)
+    naming the setting to set; checks offline (no request is sent)."""
+    if "sheets" not in destinations:
+        return
+    from eros.export.sheets import SheetsExporter
+
+    try:
+        SheetsExporter.from_settings(settings)
+    except SettingsError:
+        raise
+    except InputError as error:  # the key file named by sheets_credentials
+        raise SettingsError(f"sheets_credentials: {error}") from error
 
 
 def export_schedules(

@@ -28,7 +28,7 @@ from tenacity import (
     wait_random,
 )
 
-from eros.errors import InputError, TerminalError, TransientError
+from eros.errors import InputError, SettingsError, TerminalError, TransientError
 from eros.export.rows import ScheduleExport
 from eros.export.xlsx import (
     COLUMN_WIDTHS,
@@ -263,11 +263,20 @@ class SheetsExporter:
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> SheetsExporter:
-        """From `sheets_credentials` and `sheets_spreadsheet_id`; InputError if either is unset."""
-        if not settings.sheets_credentials or not settings.sheets_spreadsheet_id:
-            raise InputError(
-                "Sheets export needs sheets_credentials (a service-account JSON path) and "
-                "sheets_spreadsheet_id in the settings"
+        """From `sheets_credentials` and `sheets_spreadsheet_id`; SettingsError naming the unset
+        ones (InputError if the key file cannot be read)."""
+        needed = {
+            "sheets_credentials": "the service-account JSON key file",
+            "sheets_spreadsheet_id": "the agency's spreadsheet id or URL",
+        }
+        missing = [name for name in needed if not getattr(settings, name)]
+        if missing:
+            raise SettingsError(
+                "the Sheets export needs "
+                + " and ".join(
+                    f"the setting {name} ({needed[name]}; env EROS_{name.upper()} or eros.toml)"
+                    for name in missing
+                )
             )
         options.setdefault("attempts", settings.retry_attempts)
         return cls.from_service_account(
