@@ -265,23 +265,22 @@ class SheetsExporter:
     def from_settings(cls, settings: Settings, **options: Any) -> SheetsExporter:
         """From `sheets_credentials` and `sheets_spreadsheet_id`; SettingsError naming the unset
         ones (InputError if the key file cannot be read)."""
-        needed = {
-            "sheets_credentials": "the service-account JSON key file",
-            "sheets_spreadsheet_id": "the agency's spreadsheet id or URL",
-        }
-        missing = [name for name in needed if not getattr(settings, name)]
-        if missing:
+        credentials, spreadsheet_id = settings.sheets_credentials, settings.sheets_spreadsheet_id
+        if not credentials or not spreadsheet_id:
+            needed = [
+                ("sheets_credentials", credentials, "the service-account JSON key file"),
+                ("sheets_spreadsheet_id", spreadsheet_id, "the agency's spreadsheet id or URL"),
+            ]
             raise SettingsError(
                 "the Sheets export needs "
                 + " and ".join(
-                    f"the setting {name} ({needed[name]}; env EROS_{name.upper()} or eros.toml)"
-                    for name in missing
+                    f"the setting {name} ({meaning}; env EROS_{name.upper()} or eros.toml)"
+                    for name, value, meaning in needed
+                    if not value
                 )
             )
         options.setdefault("attempts", settings.retry_attempts)
-        return cls.from_service_account(
-            settings.sheets_credentials, settings.sheets_spreadsheet_id, **options
-        )
+        return cls.from_service_account(credentials, spreadsheet_id, **options)
 
     def export(self, schedule: ScheduleExport) -> int:
         """Replace the tab `schedule.tab_name` with this page-week; return the message rows written.
