@@ -293,7 +293,7 @@ def test_export_command_re_exports_a_saved_schedule(demo_store_path: Path, tmp_p
     )
     assert result.exit_code == 0, result.stdout
     first = (tmp_path / "first" / "schedules.csv").read_text()
-    assert (tmp_path / "again" / "schedules.csv").read_text() == first
+    assert (tmp_path / "again" / f"{schedule_id}.csv").read_text() == first
     assert (tmp_path / "again" / "ics" / "talia.ics").is_file()
     unknown = runner.invoke(app, ["export", "SCH_NOPE", "--store", str(demo_store_path)])
     assert unknown.exit_code == 2

@@ -531,12 +531,13 @@ def run_command(
     Example: eros run --all --week 2025-11-03 --export xlsx,csv --out out --store eros-demo.duckdb
     """
     from eros.errors import InputError
-    from eros.export import parse_destinations
+    from eros.export import check_destinations, parse_destinations
     from eros.pipeline import run_summary
 
     settings = settings_for(store)
     _check_mode(mode)
     destinations = parse_destinations(export)
+    check_destinations(destinations, settings)  # e.g. Sheets without credentials: before planning
     if not pages and not all_pages:
         raise InputError("name one or more pages, or pass --all")
     monday = _week(week, settings)
@@ -740,21 +741,29 @@ def export_command(
 ) -> None:
     """Export a saved schedule again (to a file or to the agency's Google Sheet).
 
-    Each attempt is recorded in schedule_export_log. A re-export to Sheets replaces the tab.
+    Files are named for the schedule (OUT/SCHEDULE_ID.csv, .xlsx; OUT/ics/PAGE.ics), never over a
+    run's agency-wide schedules.csv and .xlsx. Each attempt is recorded in schedule_export_log. A
+    re-export to Sheets replaces the tab.
 
     Example: eros export SCH_2025W45_JADEBRI_ABC123 --to xlsx,csv --out out
     """
     from eros.errors import ErosError, InputError
-    from eros.export import export_schedules, parse_destinations, record_attempts
+    from eros.export import (
+        check_destinations,
+        export_schedules,
+        parse_destinations,
+        record_attempts,
+    )
     from eros.store import open_store
 
     settings = settings_for(store)
     destinations = parse_destinations(to)
+    check_destinations(destinations, settings)
     with open_store(settings.store) as opened:
         schedule = opened.schedule_export(schedule_id)
         if schedule is None:
             raise InputError(f"unknown schedule {schedule_id!r}: see `eros run` or `eros build`")
-        outcome = export_schedules([schedule], destinations, out, settings)
+        outcome = export_schedules([schedule], destinations, out, settings, file_stem=schedule_id)
         attempts = outcome.attempts.get(schedule_id, [])
         record_attempts(opened, {schedule_id: attempts})
     if as_json:

@@ -37,6 +37,7 @@ _STATUS_NAMES = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
+TITLE_MAX = 100  # characters in a tab name
 CELL_FIELDS = ("userEnteredValue", "userEnteredFormat", "dataValidation", "note")
 
 
@@ -342,12 +343,7 @@ class FakeSheetsServer:
         if kind == "addSheet":
             props = spec.get("properties", {})
             title = props.get("title") or f"Sheet{len(book.sheets) + 1}"
-            if any(s.title.casefold() == title.casefold() for s in book.sheets):
-                raise ApiError(
-                    400,
-                    f'Invalid requests[0].addSheet: A sheet with the name "{title}" '
-                    "already exists. Please enter another name.",
-                )
+            _check_title(book, title, None)
             sheet_id = props.get("sheetId")
             if sheet_id is None:
                 sheet_id = book.next_id
@@ -365,6 +361,8 @@ class FakeSheetsServer:
         if kind == "updateSheetProperties":
             props = spec.get("properties", {})
             sheet = _sheet(book, props.get("sheetId"))
+            if "title" in props:
+                _check_title(book, str(props["title"]), sheet)
             _apply_mask(sheet.properties, props, spec["fields"])
             sheet.properties["sheetId"] = sheet.sheet_id
             rows, cols = sheet.grid["rowCount"], sheet.grid["columnCount"]
@@ -453,6 +451,18 @@ def _error(status: int, message: str) -> dict[str, Any]:
     return {
         "error": {"code": status, "message": message, "status": _STATUS_NAMES.get(status, "ERR")}
     }
+
+
+def _check_title(book: Spreadsheet, title: str, renamed: Sheet | None) -> None:
+    """The API's rules for a tab name: at most 100 characters, unique ignoring case."""
+    if len(title) > TITLE_MAX:
+        raise ApiError(400, f"Invalid sheet name: longer than {TITLE_MAX} characters")
+    if any(s.title.casefold() == title.casefold() for s in book.sheets if s is not renamed):
+        raise ApiError(
+            400,
+            f'Invalid requests[0]: A sheet with the name "{title}" already exists. '
+            "Please enter another name.",
+        )
 
 
 def _sheet(book: Spreadsheet, sheet_id: Any) -> Sheet:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,8 +68,14 @@ def test_events_carry_local_time_zone_and_details(tmp_path: Path, la_week: Sched
     assert "Expected revenue: $112.50" in description
     assert b"\r\nCATEGORIES:ppv\r\n" in ppv.to_ical()
     assert str(events[1]["SUMMARY"]).startswith("Follow-up — Did you see it? Still")
-    assert "Follow-up of: cap-ppv-1" in str(events[1]["DESCRIPTION"])
+    follow_up = str(events[1]["DESCRIPTION"])
+    assert "Instruction: send to all\n" in follow_up
+    assert "Follow-up of: the PPV of Monday 2025-10-27 09:30\n" in follow_up
+    assert 'Parent caption: New set, "just for you", babe 💋 — café edition\n' in follow_up
+    assert "cap-ppv-1" not in follow_up
     assert str(events[2]["SUMMARY"]) == "Bump — =1+1 hey you"
+    # A text export: the caption that opens the description is neutralised against formulas.
+    assert str(events[2]["DESCRIPTION"]).startswith("'=1+1 hey you\n\n")
 
 
 def test_re_export_is_identical(tmp_path: Path, schedules: list[ScheduleExport]) -> None:
@@ -76,3 +83,13 @@ def test_re_export_is_identical(tmp_path: Path, schedules: list[ScheduleExport])
     second = [path.read_bytes() for path in export_ics(schedules, tmp_path, stamp=STAMP)]
     assert first == second
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jadebri.ics", "missalexa_free.ics"]
+
+
+def test_an_only_if_unopened_follow_up_says_so_in_its_title(
+    tmp_path: Path, la_week: ScheduleExport
+) -> None:
+    rows = [*la_week.rows[:1], replace(la_week.rows[1], note="only if unopened")]
+    (path,) = export_ics([replace(la_week, rows=rows)], tmp_path, stamp=STAMP)
+    follow_up = parse(path).events[1]
+    assert str(follow_up["SUMMARY"]).startswith("Follow-up (only if unopened) — Did you see it?")
+    assert "Instruction: only if unopened\n" in str(follow_up["DESCRIPTION"])

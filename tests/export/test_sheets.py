@@ -10,7 +10,8 @@ from pathlib import Path
 import gspread
 import pytest
 
-from eros.errors import InputError, TerminalError, TransientError
+from eros.errors import InputError, SettingsError, TerminalError, TransientError
+from eros.export import check_destinations
 from eros.export.rows import ScheduleExport
 from eros.export.sheets import SheetsExporter
 from eros.export.xlsx import SHEET_COLUMNS
@@ -48,12 +49,14 @@ def expected_values(schedule: ScheduleExport) -> list[list[object]]:
             (row.date.toordinal() - 693594),  # 693594 = date(1899, 12, 30).toordinal()
             (row.send_at_local.hour * 60 + row.send_at_local.minute) / 1440,
             row.message_type,
+            row.instruction or None,
             row.caption_text,
             row.price,
             row.price_tier,
             row.content_category,
             row.trigger,
-            row.parent,
+            row.parent_send_at_local and f"{row.parent_send_at_local:%a %Y-%m-%d %H:%M}",
+            row.parent_caption_text,
             row.expected_revenue,
             row.schedule_id,
             False,
@@ -77,13 +80,15 @@ def test_export_writes_the_tab(
     assert values[1][:3] == ["Monday", 45957, 9.5 / 24]
     assert values[3][1:3] == [45962, 20 / 24]  # Saturday 20:00 local (PDT)
     assert values[4][2] == 20 / 24  # Sunday 20:00 local (PST)
-    assert values[3][4] == "=1+1 hey you"  # a string value, never a formula
+    assert values[3][5] == "=1+1 hey you"  # a string value, never a formula
+    assert values[2][4] == "send to all"  # the follow-up's instruction and parent
+    assert values[2][10:12] == ["Mon 2025-10-27 09:30", la_week.rows[0].caption_text]
     tab = server.tab(BOOK, TAB)
-    assert tab.cells[(3, 4)]["userEnteredValue"] == {"stringValue": "=1+1 hey you"}
-    assert tab.grid == {"rowCount": 5, "columnCount": 13, "frozenRowCount": 1}
+    assert tab.cells[(3, 5)]["userEnteredValue"] == {"stringValue": "=1+1 hey you"}
+    assert tab.grid == {"rowCount": 5, "columnCount": 15, "frozenRowCount": 1}
 
     # Bold header in the zone's colour (GREEN).
-    for column in range(13):
+    for column in range(15):
         header = tab.cells[(0, column)]["userEnteredFormat"]
         assert header["textFormat"] == {"bold": True}
         assert header["backgroundColor"] == {"red": 0.7176, "green": 0.8824, "blue": 0.8039}
@@ -94,16 +99,16 @@ def test_export_writes_the_tab(
             "type": "TIME",
             "pattern": "hh:mm",
         }
-        for money in (5, 10):
+        for money in (6, 12):
             assert tab.cells[(row, money)]["userEnteredFormat"]["numberFormat"]["type"] == (
                 "CURRENCY"
             )
-        assert tab.cells[(row, 12)]["dataValidation"] == {
+        assert tab.cells[(row, 14)]["dataValidation"] == {
             "condition": {"type": "BOOLEAN"},
             "strict": True,
         }
-    assert "dataValidation" not in tab.cells[(0, 12)]
-    assert tab.column_pixels[4] > tab.column_pixels[0]
+    assert "dataValidation" not in tab.cells[(0, 14)]
+    assert tab.column_pixels[5] > tab.column_pixels[0]
 
     # Two HTTP calls: the tab list, then one batchUpdate.
     assert [(entry.method, entry.path) for entry in server.log] == [
@@ -123,9 +128,25 @@ def test_gspread_reads_the_tab_back(
     worksheet = server.client().open_by_key(BOOK).worksheet(TAB)
     rows = worksheet.get_values(value_render_option=gspread.utils.ValueRenderOption.unformatted)
     assert rows[0] == list(SHEET_COLUMNS)
-    assert rows[1][4] == la_week.rows[0].caption_text
-    assert rows[2][9] == "cap-ppv-1"
+    assert rows[1][5] == la_week.rows[0].caption_text
+    assert rows[2][10] == "Mon 2025-10-27 09:30"
     assert len(rows) == 5
+
+
+def test_formula_like_text_is_sent_as_text_never_a_formula(
+    server: FakeSheetsServer, exporter: SheetsExporter, la_week: ScheduleExport
+) -> None:
+    """A stringValue is the API's form of text typed with a leading quote: the caption is shown
+    exactly as written and is never evaluated (no USER_ENTERED parsing, no formulaValue)."""
+    captions = ["=1+1", "+1 bonus", "-50% tonight", "@SUM(A1)", "\ttab", "\rcr"]
+    rows = [replace(la_week.rows[2], caption_text=caption) for caption in captions]
+    exporter.export(replace(la_week, rows=rows))
+    tab = server.tab(BOOK, TAB)
+    caption = SHEET_COLUMNS.index("Caption")
+    assert [tab.cells[(row, caption)]["userEnteredValue"] for row in range(1, 7)] == [
+        {"stringValue": text} for text in captions
+    ]
+    assert "formulaValue" not in json.dumps([entry.body for entry in server.log])
 
 
 def test_re_export_replaces_the_tab(
@@ -134,7 +155,7 @@ def test_re_export_replaces_the_tab(
     exporter.export(la_week)
     sheet_id = server.tab(BOOK, TAB).sheet_id
     # A chatter ticks a box and scribbles below the table.
-    server.tab(BOOK, TAB).cells[(1, 12)]["userEnteredValue"] = {"boolValue": True}
+    server.tab(BOOK, TAB).cells[(1, 14)]["userEnteredValue"] = {"boolValue": True}
     server.tab(BOOK, TAB).cells[(4, 0)] = {"userEnteredValue": {"stringValue": "note"}}
     shorter = replace(la_week, rows=la_week.rows[:2], saturation_zone="RED")
 
@@ -165,6 +186,50 @@ def test_several_page_weeks_get_their_own_tabs(
     assert server.values(BOOK, "missalexa_free 2025-W44") == expected_values(schedules[2])
     # A page-week with one message still keeps a data row under the frozen header.
     assert server.tab(BOOK, "missalexa_free 2025-W44").grid["rowCount"] == 2
+
+
+def test_pages_differing_only_by_case_get_their_own_tabs(
+    server: FakeSheetsServer, exporter: SheetsExporter, la_week: ScheduleExport
+) -> None:
+    upper = replace(la_week, page_name="CaseTest", schedule_id="sch-upper")
+    lower = replace(la_week, page_name="casetest", schedule_id="sch-lower", rows=la_week.rows[:2])
+    assert upper.tab_name.casefold() != lower.tab_name.casefold()
+    assert exporter.export_all([upper, lower]) == 6
+    assert exporter.export_all([lower, upper]) == 6  # and again, in the other order
+    assert server.titles(BOOK) == ["Sheet1", upper.tab_name, lower.tab_name]
+    assert server.values(BOOK, upper.tab_name) == expected_values(upper)
+    assert server.values(BOOK, lower.tab_name) == expected_values(lower)
+
+
+def test_a_tab_named_with_other_case_is_renamed_and_replaced(
+    server: FakeSheetsServer, exporter: SheetsExporter, la_week: ScheduleExport
+) -> None:
+    """A tab that differs only by case (renamed by hand) is this page-week's: it is rewritten and
+    given the exact name."""
+    server.add_spreadsheet("by-hand", ("Sheet1", TAB.upper()))
+    hand = SheetsExporter(server.client(), "by-hand", sleep=lambda _: None)
+    assert hand.export(la_week) == 4
+    assert server.titles("by-hand") == ["Sheet1", TAB]
+    assert server.values("by-hand", TAB) == expected_values(la_week)
+
+
+def test_long_and_odd_page_names_fit_the_tab_rules(
+    server: FakeSheetsServer, exporter: SheetsExporter, la_week: ScheduleExport
+) -> None:
+    names = ["a/b", "a:b", "a" * 150, "a" * 149 + "b", "[x]*?\\", "'quoted'"]
+    weeks = [
+        replace(la_week, page_name=name, schedule_id=f"sch-{index}")
+        for index, name in enumerate(names)
+    ]
+    assert exporter.export_all(weeks) == 4 * len(names)
+    titles = [week.tab_name for week in weeks]
+    assert server.titles(BOOK) == ["Sheet1", *titles]
+    assert len({title.casefold() for title in titles}) == len(names)
+    for title in titles:
+        assert len(title) <= 100
+        assert not set(title) & set("[]*?/\\:")
+        assert not title.startswith("'")
+        assert title.endswith(" 2025-W44")
 
 
 def test_an_empty_page_week_writes_the_header(
@@ -288,9 +353,13 @@ def test_construction_from_settings_and_key_files(tmp_path: Path) -> None:
         )
     )
     url = f"https://docs.google.com/spreadsheets/d/{BOOK}/edit#gid=0"
-    exporter = SheetsExporter.from_settings(
-        load_settings(sheets_credentials=str(good), sheets_spreadsheet_id=url)
-    )
+    configured = load_settings(sheets_credentials=str(good), sheets_spreadsheet_id=url)
+    # What `eros run` and `eros export` check before planning: passes offline, no request sent.
+    check_destinations(["xlsx", "sheets"], configured)
+    check_destinations(["xlsx", "csv", "ics"], load_settings())
+    with pytest.raises(SettingsError, match="sheets_spreadsheet_id"):
+        check_destinations(["sheets"], load_settings(sheets_credentials=str(good)))
+    exporter = SheetsExporter.from_settings(configured)
     assert isinstance(exporter.client, gspread.Client)
     assert exporter.spreadsheet_id == BOOK
     assert exporter.attempts == 3

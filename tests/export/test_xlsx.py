@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -47,11 +48,13 @@ def test_page_sheet_header_rows_and_types(workbook: openpyxl.Workbook) -> None:
         datetime(2025, 10, 27),  # a real date cell (openpyxl reads dates as datetimes)
         time(9, 30),
         "ppv",
+        None,
         'New set, "just for you", babe 💋 — café edition',
         25.0,
         "standard",
         "lingerie",
         "urgency",
+        None,
         None,
         112.5,
         "sch-jadebri-2025W44",
@@ -60,17 +63,23 @@ def test_page_sheet_header_rows_and_types(workbook: openpyxl.Workbook) -> None:
     assert sheet["B2"].is_date
     assert sheet["B2"].number_format == "yyyy-mm-dd"
     assert sheet["C2"].number_format == "hh:mm"
-    assert sheet["F2"].number_format == MONEY_FORMAT
-    assert sheet["K2"].number_format == MONEY_FORMAT
-    assert sheet["M2"].data_type == "b"
+    assert sheet["G2"].number_format == MONEY_FORMAT
+    assert sheet["M2"].number_format == MONEY_FORMAT
+    assert sheet["O2"].data_type == "b"
     # Local wall-clock time on both sides of the DST change.
     assert (sheet["B4"].value, sheet["C4"].value) == (datetime(2025, 11, 1), time(20, 0))
     assert (sheet["B5"].value, sheet["C5"].value) == (datetime(2025, 11, 2), time(20, 0))
     # A caption starting with "=" is text, not a formula.
-    assert sheet["E4"].value == "=1+1 hey you"
-    assert sheet["E4"].data_type == "s"
-    assert sheet["J3"].value == "cap-ppv-1"
-    assert sheet.column_dimensions["E"].width > sheet.column_dimensions["A"].width
+    assert sheet["F4"].value == "=1+1 hey you"
+    assert sheet["F4"].data_type == "s"
+    assert sheet["F4"].quotePrefix
+    # A follow-up: its instruction, then its parent PPV's local time and text (not its key).
+    assert [sheet["E3"].value, sheet["K3"].value, sheet["L3"].value] == [
+        "send to all",
+        "Mon 2025-10-27 09:30",
+        'New set, "just for you", babe 💋 — café edition',
+    ]
+    assert sheet.column_dimensions["F"].width > sheet.column_dimensions["A"].width
 
 
 def test_header_colour_follows_the_zone(workbook: openpyxl.Workbook) -> None:
@@ -145,3 +154,24 @@ def test_unsafe_tab_names_export(tmp_path: Path, la_week: ScheduleExport) -> Non
     ]
     assert book.worksheets[2]["A1"].fill.fgColor.rgb == "00D9D9D9"  # unknown zone: grey
     assert book.worksheets[2].max_row == 1
+
+
+def test_formula_like_text_is_quoted_text_kept_exactly(
+    tmp_path: Path, la_week: ScheduleExport
+) -> None:
+    """Excel's own form of a typed leading quote (quotePrefix): shown and copied as written, and
+    still text after a chatter edits the cell."""
+    captions = ["=1+1", "+1 bonus", "-50% tonight", "@SUM(A1)", "\ttab", "\rcr", "plain"]
+    rows = [replace(la_week.rows[2], caption_text=caption) for caption in captions]
+    hostile = replace(la_week, page_name="=page", rows=rows)
+    path = tmp_path / "x.xlsx"
+    export_xlsx([hostile], path)
+    book = openpyxl.load_workbook(path)
+    sheet = book[book.sheetnames[1]]
+    caption = SHEET_COLUMNS.index("Caption") + 1
+    cells = [sheet.cell(row, caption) for row in range(2, 2 + len(captions))]
+    assert [cell.value for cell in cells] == captions
+    assert [cell.data_type for cell in cells] == ["s"] * len(captions)
+    assert [cell.quotePrefix for cell in cells] == [True] * 6 + [False]
+    page = book["Summary"]["A2"]
+    assert (page.value, page.data_type, page.quotePrefix) == ("=page", "s", True)

@@ -13,7 +13,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eros.errors import InputError
+from eros.errors import InputError, SettingsError
 
 if TYPE_CHECKING:
     from eros.export.rows import ScheduleExport
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from eros.store import Store
 
 DESTINATIONS = ("xlsx", "csv", "ics", "sheets")
+AGENCY_FILE_STEM = "schedules"  # a run's files: schedules.csv and schedules.xlsx
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,22 @@ def parse_destinations(text: str) -> list[str]:
     return chosen
 
 
+def check_destinations(destinations: Sequence[str], settings: Settings) -> None:
+    """Refuse, before anything is planned, a destination these settings cannot reach: Sheets
+    without its settings or with a key file that cannot be read. Raises SettingsError (exit 2)
+    naming the setting to set; checks offline (no request is sent)."""
+    if "sheets" not in destinations:
+        return
+    from eros.export.sheets import SheetsExporter
+
+    try:
+        SheetsExporter.from_settings(settings)
+    except SettingsError:
+        raise
+    except InputError as error:  # the key file named by sheets_credentials
+        raise SettingsError(f"sheets_credentials: {error}") from error
+
+
 def export_schedules(
     schedules: Sequence[ScheduleExport],
     destinations: Sequence[str],
@@ -151,8 +168,12 @@ def export_schedules(
     settings: Settings,
     *,
     streamed: StreamedXlsx | None = None,
+    file_stem: str = AGENCY_FILE_STEM,
 ) -> ExportOutcome:
-    """Write every destination; an xlsx already streamed during the run is only collected."""
+    """Write every destination; an xlsx already streamed during the run is only collected.
+
+    The csv and xlsx files are `{file_stem}.csv` and `.xlsx`: `schedules` for a run's agency-wide
+    files, a schedule's id when one schedule is exported on its own (never over the agency's)."""
     outcome = ExportOutcome()
     for destination in destinations:
         if destination == "xlsx" and streamed is not None:
@@ -161,27 +182,29 @@ def export_schedules(
         if destination == "sheets":
             _export_sheets(schedules, settings, outcome)
         else:
-            _export_files(schedules, destination, out_dir, outcome)
+            _export_files(schedules, destination, out_dir / file_stem, outcome)
     return outcome
 
 
 def _export_files(
-    schedules: Sequence[ScheduleExport], destination: str, out_dir: Path, outcome: ExportOutcome
+    schedules: Sequence[ScheduleExport], destination: str, stem: Path, outcome: ExportOutcome
 ) -> None:
-    """One file (or folder) for all schedules: it is written whole or not at all."""
+    """One file (or folder) for all schedules: it is written whole or not at all. `stem` is the
+    csv and xlsx path without its suffix; ICS calendars go to an `ics` folder beside it."""
     started = time.perf_counter()
+    out_dir = stem.parent
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         if destination == "csv":
             from eros.export.csv import export_csv
 
-            path = out_dir / "schedules.csv"
+            path = stem.with_name(f"{stem.name}.csv")
             export_csv(schedules, path)
             written = [str(path)]
         elif destination == "xlsx":
             from eros.export.xlsx import export_xlsx
 
-            path = out_dir / "schedules.xlsx"
+            path = stem.with_name(f"{stem.name}.xlsx")
             export_xlsx(schedules, path)
             written = [str(path)]
         else:

@@ -4,6 +4,7 @@ message, UTF-8, `\\n` line ends). Also the atomic-write helper every file export
 from __future__ import annotations
 
 import csv
+import io
 import os
 import secrets
 from collections.abc import Iterator, Sequence
@@ -42,15 +43,26 @@ def atomic_output(path: Path) -> Iterator[Path]:
 
 def export_csv(schedules: Sequence[ScheduleExport], path: Path) -> int:
     """Write the schedules, in the given order, to one CSV file; return the rows written."""
+    # The writer quotes a cell holding any character of its line terminator: with "\r\n" that
+    # covers a bare CR in a caption too (with "\n" it would split the row); each line then gets the
+    # contract's "\n" end.
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def line(cells: Sequence[str]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells)
+        return buffer.getvalue()[:-2] + "\n"
+
     count = 0
     with (
         atomic_output(path) as temporary,
         open(temporary, "w", encoding="utf-8", newline="") as handle,
     ):
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
+        handle.write(line(CSV_COLUMNS))
         for schedule in schedules:
             for row in schedule.rows:
-                writer.writerow(row.csv_values())
+                handle.write(line(row.csv_values()))
                 count += 1
     return count

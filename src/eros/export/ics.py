@@ -14,7 +14,7 @@ from typing import Any
 
 from eros import clock
 from eros.export.csv import atomic_output
-from eros.export.rows import ExportRow, ScheduleExport
+from eros.export.rows import ExportRow, ScheduleExport, neutralise_formula
 
 EVENT_DURATION = timedelta(minutes=15)
 PRODID = "-//EROS//Scheduler//EN"
@@ -31,6 +31,8 @@ def event_uid(schedule_id: str, index: int) -> str:
 def event_summary(row: ExportRow) -> str:
     """E.g. "PPV $25.00 — Caption start…"."""
     label = _TYPE_LABELS.get(row.message_type.lower(), row.message_type.title())
+    if row.note:  # a rule the chatter must see at a glance, e.g. "only if unopened"
+        label = f"{label} ({row.note})"
     if row.price > 0:
         label = f"{label} ${row.price:,.2f}"
     caption = " ".join(row.caption_text.split())
@@ -38,24 +40,28 @@ def event_summary(row: ExportRow) -> str:
         cut = caption[: _CAPTION_START + 1].rsplit(" ", 1)[0]  # end at a word if one fits
         caption = (cut if len(cut) > _CAPTION_START // 2 else caption[:_CAPTION_START]).rstrip()
         caption += "…"
-    return f"{label} — {caption}" if caption else label
+    return neutralise_formula(f"{label} — {caption}" if caption else label)
 
 
 def event_description(row: ExportRow) -> str:
-    """The full caption, then the facts a chatter needs."""
+    """The full caption, then the facts a chatter needs (a follow-up: its instruction, and the
+    local time and caption of the PPV it follows)."""
+    parent_at = row.parent_send_at_local
     facts = [
+        ("Instruction", row.instruction),
         ("Type", row.message_type),
         ("Price", f"${row.price:,.2f}"),
         ("Price tier", row.price_tier),
         ("Category", row.content_category),
         ("Trigger", row.trigger),
-        ("Follow-up of", row.parent),
+        ("Follow-up of", f"the PPV of {parent_at:%A %Y-%m-%d %H:%M}" if parent_at else None),
+        ("Parent caption", row.parent_caption_text),
         ("Expected revenue", f"${row.expected_revenue:,.2f}"),
         ("Caption key", row.caption_key),
         ("Schedule", row.schedule_id),
     ]
     lines = [f"{name}: {value}" for name, value in facts if value]
-    return row.caption_text + "\n\n" + "\n".join(lines)
+    return neutralise_formula(row.caption_text + "\n\n" + "\n".join(lines))
 
 
 def _file_stem(page_name: str) -> str:

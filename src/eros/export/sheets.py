@@ -28,7 +28,7 @@ from tenacity import (
     wait_random,
 )
 
-from eros.errors import InputError, TerminalError, TransientError
+from eros.errors import InputError, SettingsError, TerminalError, TransientError
 from eros.export.rows import ScheduleExport
 from eros.export.xlsx import (
     COLUMN_WIDTHS,
@@ -56,7 +56,8 @@ _CELL_FIELDS = "userEnteredValue,userEnteredFormat,dataValidation,note"
 
 def cell_data(value: Any) -> dict[str, Any]:
     """A Sheets CellData with the typed value: dates and times as serial numbers (formatted by the
-    column), booleans as booleans; text is never read as a formula."""
+    column), booleans as booleans. Text is a stringValue, which the API documents as text typed
+    with a leading quote: never read as a formula (OWASP), yet shown exactly as written."""
     if value is None:
         return {}
     if isinstance(value, bool):
@@ -95,8 +96,13 @@ def tab_requests(
         requests.append(
             {
                 "updateSheetProperties": {
-                    "properties": {"sheetId": sheet_id, "gridProperties": grid},
-                    "fields": "gridProperties(rowCount,columnCount,frozenRowCount)",
+                    # The exact title too: a tab found ignoring case gets this page-week's name.
+                    "properties": {
+                        "sheetId": sheet_id,
+                        "title": schedule.tab_name,
+                        "gridProperties": grid,
+                    },
+                    "fields": "title,gridProperties(rowCount,columnCount,frozenRowCount)",
                 }
             }
         )
@@ -257,16 +263,24 @@ class SheetsExporter:
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> SheetsExporter:
-        """From `sheets_credentials` and `sheets_spreadsheet_id`; InputError if either is unset."""
-        if not settings.sheets_credentials or not settings.sheets_spreadsheet_id:
-            raise InputError(
-                "Sheets export needs sheets_credentials (a service-account JSON path) and "
-                "sheets_spreadsheet_id in the settings"
+        """From `sheets_credentials` and `sheets_spreadsheet_id`; SettingsError naming the unset
+        ones (InputError if the key file cannot be read)."""
+        credentials, spreadsheet_id = settings.sheets_credentials, settings.sheets_spreadsheet_id
+        if not credentials or not spreadsheet_id:
+            needed = [
+                ("sheets_credentials", credentials, "the service-account JSON key file"),
+                ("sheets_spreadsheet_id", spreadsheet_id, "the agency's spreadsheet id or URL"),
+            ]
+            raise SettingsError(
+                "the Sheets export needs "
+                + " and ".join(
+                    f"the setting {name} ({meaning}; env EROS_{name.upper()} or eros.toml)"
+                    for name, value, meaning in needed
+                    if not value
+                )
             )
         options.setdefault("attempts", settings.retry_attempts)
-        return cls.from_service_account(
-            settings.sheets_credentials, settings.sheets_spreadsheet_id, **options
-        )
+        return cls.from_service_account(credentials, spreadsheet_id, **options)
 
     def export(self, schedule: ScheduleExport) -> int:
         """Replace the tab `schedule.tab_name` with this page-week; return the message rows written.

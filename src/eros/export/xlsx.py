@@ -14,19 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from eros.export.csv import atomic_output
-from eros.export.rows import ExportRow, ScheduleExport
+from eros.export.rows import ExportRow, ScheduleExport, formula_like
 
 SHEET_COLUMNS: tuple[str, ...] = (
     "Day",
     "Date",
     "Time (local)",
     "Type",
+    "Instruction",
     "Caption",
     "Price",
     "Price tier",
     "Category",
     "Trigger",
-    "Follow-up of",
+    "Follow-up of",  # the parent PPV's local send time
+    "Parent caption",
     "Expected revenue",
     "Schedule ID",
     "Sent",
@@ -36,7 +38,7 @@ TIME_COLUMN = SHEET_COLUMNS.index("Time (local)")
 MONEY_COLUMNS = (SHEET_COLUMNS.index("Price"), SHEET_COLUMNS.index("Expected revenue"))
 SENT_COLUMN = SHEET_COLUMNS.index("Sent")
 # Widths in characters (xlsx); Sheets converts them to pixels.
-COLUMN_WIDTHS: tuple[int, ...] = (11, 12, 12, 10, 60, 10, 11, 16, 16, 22, 17, 30, 7)
+COLUMN_WIDTHS: tuple[int, ...] = (11, 12, 12, 10, 16, 60, 10, 11, 16, 16, 20, 40, 17, 30, 7)
 
 SUMMARY_SHEET = "Summary"
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -74,18 +76,21 @@ def zone_colour(zone: str) -> str:
 
 def sheet_row(row: ExportRow) -> list[Any]:
     """One message as typed cells in SHEET_COLUMNS order: date, local wall-clock time, floats, False
-    for Sent, None for an empty cell."""
+    for Sent, None for an empty cell; a follow-up's parent PPV as its local time and text."""
+    parent_at = row.parent_send_at_local
     return [
         row.day_of_week,
         row.date,
         row.send_at_local.time().replace(tzinfo=None),
         row.message_type,
+        row.instruction or None,
         row.caption_text,
         row.price,
         row.price_tier,
         row.content_category,
         row.trigger,
-        row.parent,
+        f"{parent_at:%a %Y-%m-%d %H:%M}" if parent_at else None,
+        row.parent_caption_text,
         row.expected_revenue,
         row.schedule_id,
         False,
@@ -168,6 +173,9 @@ def export_xlsx(schedules: Iterable[ScheduleExport], path: Path) -> int:
         )
         if isinstance(value, str):
             written.data_type = "s"  # a caption starting with "=" stays text, never a formula
+            # Excel's form of a typed leading quote (OWASP): shown as written, and still text
+            # after a chatter edits the cell.
+            written.quotePrefix = formula_like(value)
         if number_format is not None:
             written.number_format = number_format
         return written
@@ -230,7 +238,7 @@ def export_xlsx(schedules: Iterable[ScheduleExport], path: Path) -> int:
                     # Plain values stream as they are; only formatted cells, and text that a
                     # spreadsheet would read as a formula, need a cell object.
                     cell(sheet, value, formats.get(column))
-                    if column in formats or (isinstance(value, str) and value.startswith("="))
+                    if column in formats or (isinstance(value, str) and formula_like(value))
                     else ILLEGAL_CHARACTERS_RE.sub("", value)
                     if isinstance(value, str)
                     else value
