@@ -134,7 +134,10 @@ def test_one_page_rebuilt_after_the_agency_run_is_unchanged(demo_store_path: Pat
 
 def test_a_page_with_stale_data_is_not_planned(demo_store_path: Path) -> None:
     settings = load_settings()
-    with clock.frozen(TODAY), pytest.raises(StaleDataError, match=r"jadebri.*newest message 2025-11-0.*stale_after_days"):
+    with (
+        clock.frozen(TODAY),
+        pytest.raises(StaleDataError, match=r"jadebri.*newest message 2025-11-0.*stale_after_days"),
+    ):
         build_page_week(str(demo_store_path), "jadebri", date(2026, 12, 7), "optimize", settings)
     with open_store(str(demo_store_path)) as store:
         assert isinstance(store, DuckDBStore)
@@ -162,3 +165,28 @@ def test_week_next_is_one_iso_week_for_every_page(demo_store_path: Path) -> None
     }
     assert summary["orchestration_summary"]["week_start"] == "2025-11-03"
     assert weeks == {"2025W45"}
+
+
+def test_an_export_after_another_run_superseded_a_page_writes_only_live_schedules(
+    demo_store_path: Path, tmp_path: Path
+) -> None:
+    """Run A plans and saves; run B re-plans one page (a new schedule) before A exports: A's file
+    must not carry the superseded schedule next to live ones."""
+    import csv
+
+    from eros.pipeline import export_runs
+
+    settings = load_settings()
+    pages = ["jadebri", "talia", "myahill"]
+    with clock.frozen(TODAY):
+        first = run_pages(str(demo_store_path), pages, WEEK, "optimize", settings)
+        replaced = build_page_week(str(demo_store_path), "talia", WEEK, "conservative", settings)
+        export_runs(str(demo_store_path), first.pages, ["csv"], tmp_path, settings)
+    with (tmp_path / "schedules.csv").open(encoding="utf-8", newline="") as handle:
+        exported = {row["schedule_id"] for row in csv.DictReader(handle)}
+    talia = next(run for run in first.pages if run.page_name == "talia")
+    assert talia.built is not None
+    assert talia.built.schedule.schedule_id not in exported
+    assert replaced.schedule.schedule_id != talia.built.schedule.schedule_id
+    assert (talia.export_status, talia.export_reason) == ("skipped", "superseded")
+    assert len(exported) == 2

@@ -694,7 +694,26 @@ def export_runs(
     for run in runs:
         assert run.built is not None
         schedules[run.page_name] = schedule_export(run.built.schedule)
+    # The files are written while this process holds the store, so a run whose schedules were
+    # superseded meanwhile by another run exports only those still live: a file never mixes them.
     with open_store(store_url) as store:
+        live = {
+            run.page_name
+            for run in runs
+            if run.built is not None
+            and store.active_schedule_id(run.page_name, run.built.schedule.week_start)
+            == run.built.schedule.schedule_id
+        }
+        for run in runs:
+            if run.page_name not in live:
+                run.export_status, run.export_reason = "skipped", "superseded"
+                del schedules[run.page_name]
+        runs = [run for run in runs if run.page_name in live]
+        if streamed is not None and len(streamed.sent) != len(schedules):
+            from eros.export import ExportOutcome
+
+            streamed.finish(ExportOutcome())  # its workbook holds a superseded page: rewrite
+            streamed = None
         if not destinations:
             for run in runs:
                 run.export_status = "exported"
