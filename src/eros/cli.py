@@ -620,7 +620,8 @@ def _run_with_progress(
 def _print_run(summary: dict[str, Any]) -> None:
     overall = summary["orchestration_summary"]
     table = Table(title=f"week of {overall['week_start']}, mode {overall['mode']}")
-    for column in ("page", "status", "tier", "risk", "zone", "messages", "export", "schedule"):
+    columns = ("page", "status", "tier", "risk", "zone", "messages", "saved", "export", "schedule")
+    for column in columns:
         table.add_column(column)
     for page, result in summary["page_results"].items():
         schedule = result.get("schedule", {})
@@ -633,12 +634,14 @@ def _print_run(summary: dict[str, Any]) -> None:
             performance.get("saturation_analysis", {}).get("risk_level", ""),
             schedule.get("saturation_zone", ""),
             str(schedule.get("total_messages", "")),
+            schedule.get("persisted", ""),
             export.get("status", "") + (f" ({export['reason']})" if export.get("reason") else ""),
             schedule.get("schedule_id", ""),
         )
     console.print(table)
     console.print(
         f"{overall['successful']} of {overall['total_pages']} pages planned, "
+        f"{overall['saved']} saved new, {overall['unchanged']} unchanged, "
         f"{overall['exported']} exported, {overall['skipped_exports']} skipped, "
         f"{overall['failed']} failed in {overall['execution_time_seconds']:.1f} s; zones "
         + ", ".join(f"{zone} {count}" for zone, count in overall["saturation_breakdown"].items())
