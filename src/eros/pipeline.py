@@ -30,6 +30,7 @@ from eros.settings import Settings
 from eros.store import Store, open_store
 from eros.store.base import Page
 from eros.validate import Validation, ValidationContext, validate
+from eros.workers import die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -465,7 +466,9 @@ def run_pages(
             )
             try:
                 context = multiprocessing.get_context("fork")
-                with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                with ProcessPoolExecutor(
+                    workers, mp_context=context, initializer=die_with_parent
+                ) as pool:
                     futures = [pool.submit(_plan_in_worker, w.page.page_name) for w in weeks]
                     runs = [
                         complete(week, future.result)
