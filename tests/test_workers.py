@@ -99,3 +99,39 @@ def test_killing_a_run_kills_its_workers(kill: int, demo_store_path: Path, tmp_p
             os.kill(survivor, signal.SIGKILL)
         assert driver.stderr is not None
         driver.stderr.close()
+
+
+# A parent that forks one multiprocessing child calling die_with_parent, then waits forever; with
+# "watchdog" the child uses the portable fallback (the parent-pid poll) instead of prctl.
+MECHANISM_DRIVER = """
+import multiprocessing, sys, time
+import eros.workers
+
+def child():
+    if sys.argv[1] == "watchdog":
+        eros.workers._kernel_signals_parent_death = lambda: False
+    eros.workers.die_with_parent()
+    time.sleep(600)
+
+process = multiprocessing.get_context("fork").Process(target=child)
+process.start()
+process.join()
+"""
+
+
+@pytest.mark.parametrize("mechanism", ["prctl", "watchdog"])
+def test_a_child_dies_with_its_killed_parent(mechanism: str) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", MECHANISM_DRIVER, mechanism], start_new_session=True
+    )
+    try:
+        assert wait_until(lambda: bool(children(parent.pid)))
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        assert wait_until(lambda: not session_members(parent.pid), timeout_s=30.0)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        for survivor in session_members(parent.pid):
+            os.kill(survivor, signal.SIGKILL)
