@@ -46,6 +46,7 @@ from eros.settings import Settings
 from eros.store import Store, open_store
 from eros.store.base import Page, SaveRequest
 from eros.validate import Validation, ValidationContext, validate
+from eros.workers import die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -618,7 +619,9 @@ def run_pages(
             _WORKER_CONTEXT = _WorkerContext(agency, mode, settings)
             try:
                 context = multiprocessing.get_context("fork")
-                with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                with ProcessPoolExecutor(
+                    workers, mp_context=context, initializer=die_with_parent
+                ) as pool:
                     futures = [pool.submit(_plan_in_worker, name) for name in plannable]
                     for name, future in zip(plannable, futures, strict=True):
                         done(name, future.result)

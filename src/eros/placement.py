@@ -3,10 +3,14 @@
 Maximise Σ slot_value × caption_value under: each caption at most once, each slot at most one
 caption, no two consecutive PPVs in one content category, no three consecutive PPVs in one price
 tier, and the weekly trigger budgets; filling every slot comes first. The exact solver is scipy's
-MILP (HiGHS) with a time limit. Before calling it, a greedy pass is checked against the
-unconstrained optimum (the best slots paired with the best captions, which bounds every constrained
-answer from above): when the greedy reaches that bound it is optimal and the solver is skipped. A
-feasibility-keeping greedy is also the fallback when the solver fails or runs out of time.
+MILP (HiGHS). Before calling it, a greedy pass is checked against the unconstrained optimum (the
+best slots paired with the best captions, which bounds every constrained answer from above): when
+the greedy reaches that bound it is optimal and the solver is skipped. A feasibility-keeping greedy
+is also the answer when the instance is too large for the solver or the solver finds nothing.
+
+No limit here is a time limit: the answer depends on the instance alone, never on the machine's
+speed or load (DESIGN §4). The solver's work is bounded by problem size (it runs only up to
+MILP_MAX_VARIABLES) and by HiGHS's deterministic work limits (nodes, cut pool size).
 """
 
 from __future__ import annotations
@@ -17,11 +21,22 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Literal
 
-Method = Literal["greedy-optimal", "milp", "greedy-fallback"]
+Method = Literal["greedy-optimal", "milp", "greedy-fallback", "greedy-large"]
 # The relative optimality gap accepted (1 %, the quality bar of the issue), as a MILP solver's
 # mip_rel_gap: a greedy answer this close to the upper bound is provably this close to the
 # optimum, and the solver stops at this gap too.
 OPTIMALITY_TOLERANCE = 1e-2
+# Instances with more slot × caption variables than this are not given to the solver: they keep the
+# greedy + local search answer ("greedy-large"). Every demo instance that needed the solver had at
+# most 29 × 60 = 1,740 variables (bench/bench_placement.py), where HiGHS finishes at its root node.
+MILP_MAX_VARIABLES = 2_500
+# Branch-and-bound nodes HiGHS may explore. Every demo instance closes the gap at the root node;
+# this bounds the rare instance that would branch.
+MILP_NODE_LIMIT = 1_000
+# HiGHS's soft cap on its cut pool (default 10,000). The root's cut separation is most of the
+# solver's time on these assignment models; a small pool halves the worst solves measured and
+# changed no answer (bench/bench_placement.py).
+MILP_CUT_POOL_LIMIT = 30
 
 
 @dataclass(frozen=True)
@@ -199,10 +214,9 @@ def place(
     slot_values: Sequence[float],
     captions: Sequence[PlacementCaption],
     budgets: dict[str, int],
-    *,
-    time_limit_s: float = 0.3,
 ) -> Placement:
-    """The placement of `captions` into chronologically ordered PPV slots."""
+    """The placement of `captions` into chronologically ordered PPV slots; a pure function of its
+    arguments."""
     bound = upper_bound(slot_values, captions, budgets)
     first = improve(slot_values, captions, budgets, greedy(slot_values, captions, budgets))
     first_value = objective(slot_values, captions, first)
@@ -211,7 +225,9 @@ def place(
         1 - OPTIMALITY_TOLERANCE
     ):
         return Placement(first, first_value, bound, "greedy-optimal")
-    solved = solve_milp(slot_values, captions, budgets, time_limit_s)
+    if len(slot_values) * len(captions) > MILP_MAX_VARIABLES:
+        return Placement(first, first_value, bound, "greedy-large")
+    solved = solve_milp(slot_values, captions, budgets)
     if solved is not None:
         solved_filled = sum(index is not None for index in solved)
         solved_value = objective(slot_values, captions, solved)
@@ -224,8 +240,6 @@ def place_filled(
     slot_values: Sequence[float],
     captions: Sequence[PlacementCaption],
     budgets: dict[str, int],
-    *,
-    time_limit_s: float = 0.3,
 ) -> tuple[list[int], Placement]:
     """Place, then drop the slots left empty and place again until every kept slot is filled, so
     the rules hold between the PPVs that are actually sent. Returns the kept slots' positions."""
@@ -237,9 +251,7 @@ def place_filled(
     best_first = sorted(range(len(slot_values)), key=lambda slot: (-slot_values[slot], slot))
     kept = sorted(best_first[: max(0, capacity)])
     while True:
-        placement = place(
-            [slot_values[slot] for slot in kept], captions, budgets, time_limit_s=time_limit_s
-        )
+        placement = place([slot_values[slot] for slot in kept], captions, budgets)
         filled = [k for k, index in enumerate(placement.caption_by_slot) if index is not None]
         if len(filled) == len(kept):
             return kept, placement
@@ -250,9 +262,12 @@ def solve_milp(
     slot_values: Sequence[float],
     captions: Sequence[PlacementCaption],
     budgets: dict[str, int],
-    time_limit_s: float,
+    node_limit: int = MILP_NODE_LIMIT,
 ) -> list[int | None] | None:
-    """The exact placement by HiGHS, or None when it finds no solution in time."""
+    """The exact placement by HiGHS (the best found within `node_limit` nodes), or None when it
+    finds no solution."""
+    import warnings
+
     import numpy as np
     from scipy.optimize import LinearConstraint, milp
     from scipy.sparse import coo_matrix
@@ -297,13 +312,20 @@ def solve_milp(
         (np.ones(row_index.size), (row_index, column_index)), shape=(len(rows), variables)
     )
     upper = np.array([limit for _, limit in rows], dtype=float)
-    result = milp(
-        cost,
-        integrality=np.ones(variables),
-        bounds=(0, 1),
-        constraints=LinearConstraint(matrix.tocsr(), -np.inf, upper),
-        options={"time_limit": time_limit_s, "mip_rel_gap": OPTIMALITY_TOLERANCE},
-    )
+    with warnings.catch_warnings():
+        # scipy passes HiGHS options it does not know to HiGHS as they are, with this warning.
+        warnings.filterwarnings("ignore", "Unrecognized options detected", RuntimeWarning)
+        result = milp(
+            cost,
+            integrality=np.ones(variables),
+            bounds=(0, 1),
+            constraints=LinearConstraint(matrix.tocsr(), -np.inf, upper),
+            options={
+                "node_limit": node_limit,
+                "mip_rel_gap": OPTIMALITY_TOLERANCE,
+                "mip_pool_soft_limit": MILP_CUT_POOL_LIMIT,
+            },
+        )
     if result.x is None:
         return None
     chosen: list[int | None] = [None] * slots

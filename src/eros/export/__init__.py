@@ -119,7 +119,9 @@ class StreamedXlsx:
 
 def _write_streamed_xlsx(path: Path, schedules: Any, result: Any) -> None:
     from eros.export.xlsx import export_xlsx
+    from eros.workers import die_with_parent
 
+    die_with_parent()
     started = time.perf_counter()
     first = schedules.get()
     if first is None:  # nothing to export: no workbook
