@@ -137,6 +137,7 @@ class AgencyWeek:
     held: list[CaptionLock]  # saved locks meeting the week, without the re-planned schedules
     newest: dict[str, datetime]  # each page's newest message before its week
     allocation: dict[str, str] = field(default_factory=dict)  # shared caption -> page
+    _inputs: dict[str, WeekInputs] = field(default_factory=dict, compare=False, repr=False)
 
     def newest_message_at(self, page_name: str) -> datetime | None:
         return self.newest.get(page_name)
@@ -162,6 +163,24 @@ class AgencyWeek:
     def inputs(self, page_name: str, *, allocated: bool = True) -> WeekInputs:
         """One page's inputs; with `allocated`, shared captions allocated to other pages count
         as held by them."""
+        base = self._read_inputs(page_name)
+        if not allocated or not self.allocation:
+            return base
+        week = self.weeks[page_name]
+        window_end = week.week_start_utc + timedelta(days=7 + LONGEST_COOLDOWN_DAYS)
+        allocated_elsewhere = [
+            CaptionLock(key, owner, ALLOCATION, window_end, week.week_start_utc)
+            for key, owner in self.allocation.items()
+            if owner != page_name
+        ]
+        return replace(base, locks=base.locks + allocated_elsewhere)
+
+    def _read_inputs(self, page_name: str) -> WeekInputs:
+        """The page's slice of the snapshot and of the saved plans (made once per page: the
+        allocation and the planning share it, and forked workers inherit it)."""
+        cached = self._inputs.get(page_name)
+        if cached is not None:
+            return cached
         import numpy as np
 
         week = self.weeks[page_name]
@@ -181,22 +200,16 @@ class AgencyWeek:
                 key not in next_planned or when < next_planned[key]
             ):
                 next_planned[key] = when
-        locks = list(self.held)
-        if allocated:
-            window_end = week.week_start_utc + timedelta(days=7 + LONGEST_COOLDOWN_DAYS)
-            locks.extend(
-                CaptionLock(key, owner, ALLOCATION, window_end, week.week_start_utc)
-                for key, owner in self.allocation.items()
-                if owner != page_name
-            )
-        return WeekInputs(
+        inputs = WeekInputs(
             candidates,
             evidence,
             last_sent,
-            locks,
+            list(self.held),
             next_planned,
             self.newest_message_at(page_name),
         )
+        self._inputs[page_name] = inputs
+        return inputs
 
 
 ALLOCATION = "allocation"  # the schedule_id of a hold that the week's allocation gives a page
