@@ -61,6 +61,22 @@ class CaptionEvidence:
         return codes, code_of
 
 
+def group_bounds(names: npt.NDArray[Any]) -> dict[str, tuple[int, int]]:
+    """[start, stop) of each run of equal values in `names` (grouped, e.g. ORDER BY page), found
+    in one vectorised pass: per-page slicing then costs nothing whatever the agency's size."""
+    import numpy as np
+
+    if len(names) == 0:
+        return {}
+    changes = np.flatnonzero(names[1:] != names[:-1]) + 1
+    starts = np.concatenate([[0], changes])
+    stops = np.concatenate([changes, [len(names)]])
+    return {
+        str(names[start]): (int(start), int(stop))
+        for start, stop in zip(starts, stops, strict=True)
+    }
+
+
 @dataclass(frozen=True)
 class CaptionSnapshot:
     """Every page's bank, sends and last sends, read once for a run of many pages."""
@@ -77,8 +93,9 @@ class CaptionSnapshot:
         import numpy as np
 
         columns = self.bank_columns
-        owner = columns["page_name"]
-        rows = np.flatnonzero((owner == page_name) | (owner == ""))
+        groups = self.bank_rows_by_owner
+        empty = np.empty(0, dtype=np.int64)
+        rows = np.sort(np.concatenate([groups.get(page_name, empty), groups.get("", empty)]))
         fields = [
             columns[name][rows].tolist()
             for name in (
@@ -95,16 +112,30 @@ class CaptionSnapshot:
         return [CaptionCandidate(*values) for values in zip(*fields, strict=True)]
 
     def last_sent(self, page_name: str, as_of: datetime) -> dict[str, datetime]:
-        import numpy as np
-
         columns = self.last_sent_columns
-        rows = np.flatnonzero(
-            (columns["page_name"] == page_name) & (columns["sent_at"] < as_of.timestamp())
-        )
+        start, stop = self.last_sent_bounds.get(page_name, (0, 0))
+        cutoff = as_of.timestamp()
         return {
             columns["caption_key"][i]: datetime.fromtimestamp(float(columns["sent_at"][i]), UTC)
-            for i in rows
+            for i in range(start, stop)
+            if columns["sent_at"][i] < cutoff
         }
+
+    @cached_property
+    def bank_rows_by_owner(self) -> dict[str, npt.NDArray[np.int64]]:
+        """The bank's rows of each owner ("" = shared), each in bank order (grouped once)."""
+        import numpy as np
+
+        owners = self.bank_columns["page_name"]
+        order = np.argsort(owners, kind="stable")
+        return {
+            name: order[start:stop] for name, (start, stop) in group_bounds(owners[order]).items()
+        }
+
+    @cached_property
+    def last_sent_bounds(self) -> dict[str, tuple[int, int]]:
+        """Each page's rows in `last_sent_columns` (the store returns them grouped by page)."""
+        return group_bounds(self.last_sent_columns["page_name"])
 
     def for_page(
         self, page_name: str, as_of: datetime
@@ -138,14 +169,7 @@ class CaptionSnapshot:
     @cached_property
     def page_bounds(self) -> dict[str, tuple[int, int]]:
         """Each page's rows [start, stop) in `evidence` (the store returns them grouped by page)."""
-        bounds: dict[str, tuple[int, int]] = {}
-        names = self.page_name
-        start = 0
-        for index in range(1, len(names) + 1):
-            if index == len(names) or names[index] != names[start]:
-                bounds[str(names[start])] = (start, index)
-                start = index
-        return bounds
+        return group_bounds(self.page_name)
 
     @cached_property
     def shared_indexes(self) -> npt.NDArray[np.int64]:

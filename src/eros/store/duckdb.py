@@ -34,6 +34,7 @@ from eros.models import (
     CaptionSnapshot,
     CaptionStats,
     JobRun,
+    group_bounds,
 )
 from eros.store.base import (
     STAGED,
@@ -295,7 +296,8 @@ class DuckDBStore:
         until = to_db_instant(as_of)
         since = until - timedelta(days=lookback_days)
         known = self.pages()
-        chosen = [page for page in known if pages is None or page.page_name in set(pages)]
+        wanted = None if pages is None else set(pages)
+        chosen = [page for page in known if wanted is None or page.page_name in wanted]
         columns = (
             self._cursor()
             .execute(
@@ -323,10 +325,13 @@ class DuckDBStore:
             )
         }
         names = np.asarray(columns["page_name"], dtype=object)
+        kinds_all = np.asarray(columns["message_type"], dtype=object)
+        row_bounds = group_bounds(names)  # rows come grouped by page: slice, never scan
         histories = []
         for page in chosen:
-            rows = names == page.page_name
-            kinds = np.asarray(columns["message_type"], dtype=object)[rows]
+            start, stop = row_bounds.get(page.page_name, (0, 0))
+            rows = slice(start, stop)
+            kinds = kinds_all[rows]
             first, total = bounds.get(page.page_name, (None, 0))
             histories.append(
                 PageHistory(
@@ -417,7 +422,7 @@ class DuckDBStore:
             self._cursor()
             .execute(
                 "SELECT page_name, caption_key, epoch(max(sent_at)) AS sent_at FROM messages "
-                "WHERE sent_at < ? GROUP BY page_name, caption_key",
+                "WHERE sent_at < ? GROUP BY page_name, caption_key ORDER BY page_name, caption_key",
                 [until],
             )
             .fetchnumpy()
