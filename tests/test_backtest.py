@@ -82,7 +82,10 @@ def test_the_same_seed_gives_the_same_result(result: BacktestResult) -> None:
     )
 
 
-def test_another_seed_gives_another_world(result: BacktestResult) -> None:
+def test_another_seed_gives_another_world(result: BacktestResult, demo_template: Path) -> None:
+    with pytest.raises(InputError, match="does not hold the demo world of seed 8"):
+        run_backtest(1, ["neenah"], ["seed"], seed=8, start=START, template=demo_template)
+
     def seed_revenue(run: BacktestResult) -> list[float]:
         return [
             o.revenue
@@ -95,9 +98,11 @@ def test_another_seed_gives_another_world(result: BacktestResult) -> None:
     assert seed_revenue(other) != seed_revenue(result)
 
 
-def test_a_template_of_another_world_is_refused(small_template: Path) -> None:
-    with pytest.raises(InputError, match="does not hold the demo world"):
+def test_a_template_of_another_world_is_refused(small_template: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="8 page"):
         run_backtest(1, ["neenah"], ["seed"], start=START, template=small_template)
+    with pytest.raises(InputError, match="no store at"):
+        run_backtest(1, ["neenah"], ["seed"], start=START, template=tmp_path / "none.duckdb")
 
 
 def test_every_policy_plans_every_page_every_week(result: BacktestResult) -> None:

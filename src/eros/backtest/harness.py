@@ -147,7 +147,9 @@ def run_backtest(
         raise InputError(f"--weeks must be at least 1, got {weeks}")
     start = clock.week_start(start)
     say = on_progress or (lambda _message: None)
-    page_names = _check_pages(pages)  # before the world is built: a typo fails at once
+    # Checked before the world is built, so a typo or a wrong store fails at once.
+    page_names = _check_pages(pages)
+    template_counts = None if template is None else _template_counts(template)
     say(f"building the demo world (seed {seed}, history up to {start.isoformat()})")
     world = build_world(start, seed=seed)
     page_rows = {row["page_name"]: Page(**row) for row in world.pages}
@@ -156,12 +158,12 @@ def run_backtest(
         folder = workdir or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         history = folder / "template.duckdb"
-        if template is None:
+        if template is None or template_counts is None:
             say("importing its history into a store for each policy")
             _fill_store(history, world, settings, folder)
         else:
             say(f"copying its history from {template} into a store for each policy")
-            _check_template(template, world)
+            _check_template(template, template_counts, world)
             _copy_store(template, history)
         arms = {}
         for policy in chosen_policies:
@@ -262,22 +264,36 @@ def _fill_store(path: Path, world: World, settings: Settings, folder: Path) -> N
             file.unlink()
 
 
-def _check_template(template: Path, world: World) -> None:
-    """A template store must hold the world's history as imported, and no plans."""
+def _template_counts(template: Path) -> dict[str, int]:
+    """Rows per table of a template store, which must hold the demo's pages and no plans (checked
+    before the world is built, so a wrong store fails at once)."""
+    from eros.simulate import PAGE_NAMES
+
+    if not template.is_file():
+        raise InputError(f"no store at {template}")
     with open_store(str(template)) as store:
         counts = store.table_counts()
+        names = sorted(page.page_name for page in store.pages())
+    if names != sorted(PAGE_NAMES) or counts.get("schedules", 0):
+        raise InputError(
+            f"{template} does not hold the demo world alone: {len(names)} page(s) "
+            f"(the demo has {len(PAGE_NAMES)}), {counts.get('schedules', 0)} schedule(s)"
+        )
+    return counts
+
+
+def _check_template(template: Path, counts: Mapping[str, int], world: World) -> None:
+    """The template holds this world's history: as many captions, messages and fans rows."""
     expected = {
-        "pages": len(world.pages),
         "captions": len(world.captions),
         "messages": len(world.messages),
         "fans_daily": len(world.fans),
-        "schedules": 0,
     }
     found = {table: counts.get(table, 0) for table in expected}
     if found != expected:
         raise InputError(
             f"{template} does not hold the demo world of seed {world.truth.seed} up to "
-            f"{world.next_day} alone: {found} rows, expected {expected}"
+            f"{world.next_day}: {found} rows, expected {expected}"
         )
 
 
