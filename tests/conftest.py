@@ -118,13 +118,17 @@ def small_world() -> World:
 @pytest.fixture(scope="session")
 def small_template(small_world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small world's store for the week of 2025-11-03, built once a session through the same
-    import path as the demo; copy it before writing (`small_store_path`)."""
+    import path as the demo (its import files are kept in `data` beside it); copy it before
+    writing (`small_store_path`)."""
     from eros.demo import demo_from_world
 
     folder = tmp_path_factory.mktemp("small")
     with _session_isolation(folder):
         return demo_from_world(
-            small_world, load_settings(), store_path=folder / "small.duckdb"
+            small_world,
+            load_settings(),
+            store_path=folder / "small.duckdb",
+            data_dir=folder / "data",
         ).store_path
 
 
