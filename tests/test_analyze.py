@@ -17,6 +17,7 @@ from eros.analyze import (
     size_tier,
 )
 from eros.settings import Settings, load_settings
+from eros.simulate import World
 from eros.store import open_store
 
 EXPECTED_CAPTION_TARGETS = {
@@ -195,10 +196,10 @@ def demo_reports(path: Path, settings: Settings) -> dict[str, object]:
     return {report.page_name: report for report in analyze_pages(histories, settings, AS_OF)}
 
 
-def test_demo_fatigued_pages_are_flagged_and_stable_pages_are_low(demo_template: Path) -> None:
-    from eros.simulate import build_world
-
-    truth = build_world(date(2025, 11, 3)).truth
+def test_demo_fatigued_pages_are_flagged_and_stable_pages_are_low(
+    demo_template: Path, demo_world: World
+) -> None:
+    truth = demo_world.truth
     reports = demo_reports(demo_template, load_settings())
     for page in truth.fatigued_pages:
         assert reports[page].saturation_analysis.risk_level != "LOW", page  # type: ignore[attr-defined]
@@ -213,7 +214,9 @@ def test_a_platform_wide_drop_flags_no_page(tmp_path: Path) -> None:
     from eros.simulate import build_world
 
     settings = load_settings()
-    world = build_world(date(2025, 11, 3), platform_drop=0.45)
+    # All 38 pages, with the 90 days of history the analysis reads (not the demo's 26 weeks).
+    assert settings.saturation.lookback_days <= 91
+    world = build_world(date(2025, 11, 3), platform_drop=0.45, history_days=91)
     from eros.demo import DEMO_ORDER, write_csv
     from eros.ingest import import_columns, import_file
 

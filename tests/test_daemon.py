@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from eros.errors import SettingsError
-from eros.jobs import run_job
+from eros.jobs import JOBS, run_job
 from eros.settings import load_settings
 from eros.store import open_store
 from eros.store.duckdb import DuckDBStore
@@ -49,6 +52,23 @@ def job_runs(store_path: Path) -> list[tuple[str, datetime, datetime, str]]:
         )
 
 
+FINISHED = re.compile(r"^\S+ \S+ INFO (update-stats|sweep-locks|daily): ", re.MULTILINE)
+
+
+def wait_for_runs(logs: list[Path], enough: Callable[[Counter[str]], bool]) -> None:
+    """Wait until the daemons' logs show `enough` finished runs (job -> count), however slow the
+    machine is; a minute without them fails the test."""
+    finished: Counter[str] = Counter()
+    for _ in range(600):
+        finished = Counter(
+            job for log in logs if log.exists() for job in FINISHED.findall(log.read_text())
+        )
+        if enough(finished):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the daemons finished only {dict(finished)} in a minute")
+
+
 def stop(process: subprocess.Popen[bytes], log: Path) -> None:
     process.send_signal(signal.SIGTERM)
     try:
@@ -64,7 +84,7 @@ def test_daemon_runs_each_job_and_stops_on_sigterm(db_path: Path, tmp_path: Path
         pass
     log = tmp_path / "daemon.log"
     process = start_daemon(db_path, log)
-    time.sleep(4)
+    wait_for_runs([log], lambda finished: len(finished) == 3)
     stop(process, log)
     assert "daemon stopped" in log.read_text()
     jobs = {job for job, *_ in job_runs(db_path)}
@@ -76,7 +96,8 @@ def test_two_daemons_never_run_one_job_at_once(db_path: Path, tmp_path: Path) ->
         pass
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     processes = [start_daemon(db_path, log) for log in logs]
-    time.sleep(5)
+    # Both daemons try every job every second: wait for two rounds of each job between them.
+    wait_for_runs(logs, lambda finished: min(finished[job] for job in JOBS) >= 2)
     for process, log in zip(processes, logs, strict=True):
         stop(process, log)
     runs = job_runs(db_path)

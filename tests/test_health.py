@@ -1,9 +1,8 @@
 """`eros health` and `eros verify` pass on a fresh demo store, fail with a clear message when a
-fault is injected, and take under two seconds."""
+fault is injected (their timings: bench/bench_health.py)."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -23,7 +22,10 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def planned_demo(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo store as `eros demo` leaves it: next week planned for every page."""
+    """The demo store as `eros demo` leaves it: next week planned for every page.
+
+    The whole agency: the score weighs shares of pages (RED, without a schedule), which the small
+    world's 8 pages do not have in the demo's proportions."""
     import shutil
 
     from eros.pipeline import run_pages
@@ -63,10 +65,8 @@ def test_weights_sum_to_100_and_a_clean_store_scores_100() -> None:
     assert score(stale) == 80
 
 
-def test_health_passes_on_a_fresh_demo_store_in_under_two_seconds(demo: Path) -> None:
-    began = time.perf_counter()
+def test_health_passes_on_a_fresh_demo_store(demo: Path) -> None:
     code, out, err = invoke("health", "--store", str(demo), "--json")
-    assert time.perf_counter() - began < 2
     assert code == 0, err
     assert '"ok": true' in out
     for name in WEIGHTS:
@@ -96,10 +96,8 @@ def test_health_refuses_a_corrupt_setting(demo: Path, monkeypatch: pytest.Monkey
     assert "daily_build_weekday" in err
 
 
-def test_verify_passes_on_a_fresh_demo_store_in_under_two_seconds(demo: Path) -> None:
-    began = time.perf_counter()
+def test_verify_passes_on_a_fresh_demo_store(demo: Path) -> None:
     code, out, err = invoke("verify", "--store", str(demo))
-    assert time.perf_counter() - began < 2
     assert code == 0, out + err
     assert out.count("PASS") >= 21
     assert "FAIL" not in out

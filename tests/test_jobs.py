@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.worlds import SMALL_PAGES
 
 from eros import clock
 from eros.jobs import sweep_locks, update_stats
@@ -18,12 +19,12 @@ def stats_snapshot(store: DuckDBStore) -> list[tuple[object, ...]]:
     return store.fetchall("SELECT * FROM caption_bandit_stats ORDER BY ALL")
 
 
-def test_update_stats_twice_changes_nothing(demo_store_path: Path) -> None:
+def test_update_stats_twice_changes_nothing(small_store_path: Path) -> None:
     settings = load_settings()
-    with clock.frozen(NOW), open_store(str(demo_store_path)) as store:
+    with clock.frozen(NOW), open_store(str(small_store_path)) as store:
         assert isinstance(store, DuckDBStore)
         first = update_stats(store, settings)
-        assert first.pages_processed == 38
+        assert first.pages_processed == len(SMALL_PAGES)
         snapshot = stats_snapshot(store)
         second = update_stats(store, settings)
         assert (second.pages_processed, second.changed) == (0, 0)
@@ -39,14 +40,14 @@ def test_update_stats_twice_changes_nothing(demo_store_path: Path) -> None:
 
 
 def test_update_stats_refreshes_only_pages_whose_messages_changed(
-    demo_store_path: Path, tmp_path: Path
+    small_store_path: Path, tmp_path: Path
 ) -> None:
     from eros.ingest import import_file
 
     settings = load_settings()
     # The real clock throughout: the demo's rows were loaded at real time, and the refresh mark
     # compares load times.
-    with open_store(str(demo_store_path)) as store:
+    with open_store(str(small_store_path)) as store:
         assert isinstance(store, DuckDBStore)
         update_stats(store, settings)
         page, sent_at, text = store.fetchall(
@@ -59,7 +60,7 @@ def test_update_stats_refreshes_only_pages_whose_messages_changed(
             "purchased_count,revenue\n"
             f'{page},{sent_at.isoformat()}Z,ppv,"{text}",25,100000,90000,9000,225000\n'
         )
-    with open_store(str(demo_store_path)) as store:
+    with open_store(str(small_store_path)) as store:
         assert isinstance(store, DuckDBStore)
         assert import_file(store, "messages", file, settings).updated == 1
         again = update_stats(store, settings)
@@ -103,8 +104,8 @@ def test_sweep_frees_expired_and_superseded_locks(db_path: Path) -> None:
 
 
 @pytest.mark.parametrize("workers", [8])
-def test_selecting_and_locking_all_demo_pages_concurrently_locks_no_caption_twice(
-    demo_store_path: Path, workers: int
+def test_selecting_and_locking_every_page_concurrently_locks_no_caption_twice(
+    small_store_path: Path, workers: int
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
     from datetime import date
@@ -112,22 +113,28 @@ def test_selecting_and_locking_all_demo_pages_concurrently_locks_no_caption_twic
     from eros.pipeline import select_and_lock
 
     settings = load_settings()
-    with open_store(str(demo_store_path)) as store:
+    with open_store(str(small_store_path)) as store:
         pages = [page.page_name for page in store.pages()]
 
     def run(page: str) -> tuple[str, set[str]]:
         selection = select_and_lock(
-            str(demo_store_path), page, date(2025, 11, 3), "optimize", settings
+            str(small_store_path), page, date(2025, 11, 3), "optimize", settings
         )
         pool = selection.caption_pool
         return page, {item.caption_key for item in pool.ppv_captions + pool.bump_captions}
 
     with clock.frozen(NOW), ThreadPoolExecutor(workers) as executor:
         chosen = dict(executor.map(run, pages))
-    assert len(chosen) == 38
-    with open_store(str(demo_store_path)) as store:
+    assert sorted(chosen) == sorted(SMALL_PAGES)
+    with open_store(str(small_store_path)) as store:
         assert isinstance(store, DuckDBStore)
         locks = store.fetchall("SELECT caption_key, page_name FROM caption_locks")
+        shared = {
+            key
+            for (key,) in store.fetchall("SELECT caption_key FROM captions WHERE page_name = ''")
+        }
+    # The pages competed: several of them hold captions of the agency's shared bank.
+    assert len([page for page, keys in chosen.items() if keys & shared]) >= 3
     holder = dict(locks)
     assert len(holder) == len(locks)  # one lock per caption
     for page, keys in chosen.items():
@@ -136,18 +143,18 @@ def test_selecting_and_locking_all_demo_pages_concurrently_locks_no_caption_twic
     assert len(everything) == len(set(everything))
 
 
-def test_daily_twice_is_a_no_op_the_second_time(demo_store_path: Path) -> None:
+def test_daily_twice_is_a_no_op_the_second_time(small_store_path: Path) -> None:
     from datetime import date
 
     from eros.jobs import daily
 
     settings = load_settings()
-    url = str(demo_store_path)
+    url = str(small_store_path)
     thursday = date(2025, 10, 30)
     with clock.frozen(datetime(2025, 10, 31, 10, tzinfo=UTC)):
         first = daily(url, settings, thursday)
         assert first.status == "ok"
-        assert first.pages_processed > 38  # stats, snapshots and schedules of 38 pages
+        assert first.pages_processed > len(SMALL_PAGES)  # stats, snapshots and schedules
         with open_store(url) as store:
             assert isinstance(store, DuckDBStore)
             before = store.table_counts()
@@ -164,18 +171,18 @@ def test_daily_twice_is_a_no_op_the_second_time(demo_store_path: Path) -> None:
         name: count for name, count in before.items() if name != "job_runs"
     }
     assert runs == [("daily", "ok"), ("daily", "ok")]
-    assert before["analysis_snapshots"] == 38
-    assert before["schedules"] == 38
+    assert before["analysis_snapshots"] == len(SMALL_PAGES)
+    assert before["schedules"] == len(SMALL_PAGES)
     assert weeks == [(date(2025, 11, 3),)]
 
 
-def test_daily_alerts_once_for_pages_that_entered_red(demo_store_path: Path) -> None:
+def test_daily_alerts_once_for_pages_that_entered_red(small_store_path: Path) -> None:
     from datetime import date
 
     from eros.jobs import daily
 
     settings = load_settings()
-    url = str(demo_store_path)
+    url = str(small_store_path)
     with clock.frozen(NOW):
         first = daily(url, settings, date(2025, 11, 2))  # a Sunday: nothing is built
         with open_store(url) as store:
@@ -190,7 +197,7 @@ def test_daily_alerts_once_for_pages_that_entered_red(demo_store_path: Path) -> 
 
 
 def test_five_consecutive_page_failures_stop_the_job_with_an_alert(
-    demo_store_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_store_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from eros import jobs
     from eros.jobs import JobStopped
@@ -200,7 +207,7 @@ def test_five_consecutive_page_failures_stop_the_job_with_an_alert(
 
     monkeypatch.setattr(jobs, "caption_stats_for_page", broken)
     settings = load_settings()
-    with clock.frozen(NOW), open_store(str(demo_store_path)) as store:
+    with clock.frozen(NOW), open_store(str(small_store_path)) as store:
         with pytest.raises(JobStopped, match="5 consecutive"):
             update_stats(store, settings)
         assert isinstance(store, DuckDBStore)

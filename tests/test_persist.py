@@ -26,20 +26,20 @@ def counts(path: Path) -> dict[str, int]:
         }
 
 
-def test_building_again_is_a_no_op_and_new_inputs_supersede(demo_store_path: Path) -> None:
+def test_building_again_is_a_no_op_and_new_inputs_supersede(small_store_path: Path) -> None:
     settings = load_settings()
-    first = build_page_week(str(demo_store_path), "talia", WEEK, "optimize", settings)
+    first = build_page_week(str(small_store_path), "talia", WEEK, "optimize", settings)
     assert first.validation.ok
     assert first.persisted == "created"
-    after_first = counts(demo_store_path)
+    after_first = counts(small_store_path)
     assert after_first["schedule_messages"] == len(first.schedule.messages)
-    again = build_page_week(str(demo_store_path), "talia", WEEK, "optimize", settings)
+    again = build_page_week(str(small_store_path), "talia", WEEK, "optimize", settings)
     assert again.persisted == "unchanged"
     assert again.schedule.schedule_id == first.schedule.schedule_id
-    assert counts(demo_store_path) == after_first
-    safer = build_page_week(str(demo_store_path), "talia", WEEK, "conservative", settings)
+    assert counts(small_store_path) == after_first
+    safer = build_page_week(str(small_store_path), "talia", WEEK, "conservative", settings)
     assert safer.schedule.schedule_id != first.schedule.schedule_id
-    with open_store(str(demo_store_path)) as store:
+    with open_store(str(small_store_path)) as store:
         assert isinstance(store, DuckDBStore)
         statuses = dict(store.fetchall("SELECT schedule_id, status FROM schedules"))
         lock_owners = {
@@ -52,11 +52,11 @@ def test_building_again_is_a_no_op_and_new_inputs_supersede(demo_store_path: Pat
     assert lock_owners == {safer.schedule.schedule_id}
 
 
-def test_two_pages_never_hold_one_caption(demo_store_path: Path) -> None:
+def test_two_pages_never_hold_one_caption(small_store_path: Path) -> None:
     settings = load_settings()
     keys = {}
     for page in ("jadebri", "talia", "myahill"):
-        built = build_page_week(str(demo_store_path), page, WEEK, "optimize", settings)
+        built = build_page_week(str(small_store_path), page, WEEK, "optimize", settings)
         keys[page] = {
             m.caption_key for m in built.schedule.messages if m.message_type != "followup"
         }
@@ -87,11 +87,11 @@ KILLED_WRITER = textwrap.dedent(
 
 
 def test_a_writer_killed_mid_transaction_leaves_the_whole_schedule_or_nothing(
-    demo_store_path: Path,
+    small_store_path: Path,
 ) -> None:
-    before = counts(demo_store_path)
+    before = counts(small_store_path)
     writer = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WRITER, str(demo_store_path)],
+        [sys.executable, "-c", KILLED_WRITER, str(small_store_path)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -100,29 +100,29 @@ def test_a_writer_killed_mid_transaction_leaves_the_whole_schedule_or_nothing(
     os.kill(writer.pid, signal.SIGKILL)
     writer.communicate()
     assert writer.returncode == -signal.SIGKILL
-    assert counts(demo_store_path) == before
+    assert counts(small_store_path) == before
     # The store is usable afterwards and the same build now lands whole.
-    built = build_page_week(str(demo_store_path), "talia", WEEK, "optimize", load_settings())
+    built = build_page_week(str(small_store_path), "talia", WEEK, "optimize", load_settings())
     assert built.persisted == "created"
-    assert counts(demo_store_path)["schedule_messages"] == len(built.schedule.messages)
+    assert counts(small_store_path)["schedule_messages"] == len(built.schedule.messages)
 
 
-def test_a_built_schedule_exports_as_its_saved_copy(demo_store_path: Path) -> None:
+def test_a_built_schedule_exports_as_its_saved_copy(small_store_path: Path) -> None:
     from eros.export.rows import schedule_export
 
-    built = build_page_week(str(demo_store_path), "talia", WEEK, "optimize", load_settings())
-    with open_store(str(demo_store_path)) as store:
+    built = build_page_week(str(small_store_path), "talia", WEEK, "optimize", load_settings())
+    with open_store(str(small_store_path)) as store:
         saved = store.schedule_export(built.schedule.schedule_id)
     assert saved == schedule_export(built.schedule)
 
 
-def test_the_run_snapshot_gives_each_page_what_the_store_verbs_give(demo_template: Path) -> None:
+def test_the_run_snapshot_gives_each_page_what_the_store_verbs_give(small_template: Path) -> None:
     from datetime import UTC, datetime
 
     import numpy as np
 
     as_of = datetime(2025, 11, 3, 8, tzinfo=UTC)
-    with open_store(str(demo_template)) as store:
+    with open_store(str(small_template)) as store:
         snapshot = store.caption_snapshot(as_of, 365)
         for page in ("talia", "poutyselena", "del"):
             candidates, evidence, last_sent = snapshot.for_page(page, as_of)

@@ -121,30 +121,30 @@ def test_the_same_week_twice_gives_the_same_bytes_and_saves_nothing_new(
     }
 
 
-def test_one_page_rebuilt_after_the_agency_run_is_unchanged(demo_store_path: Path) -> None:
+def test_one_page_rebuilt_after_the_agency_run_is_unchanged(small_store_path: Path) -> None:
     settings = load_settings()
     with clock.frozen(TODAY):
-        agency = run_pages(str(demo_store_path), None, WEEK, "optimize", settings)
-        alone = build_page_week(str(demo_store_path), "jadebri", WEEK, "optimize", settings)
+        agency = run_pages(str(small_store_path), None, WEEK, "optimize", settings)
+        alone = build_page_week(str(small_store_path), "jadebri", WEEK, "optimize", settings)
     (planned,) = [run.built for run in agency.pages if run.page_name == "jadebri"]
     assert planned is not None
     assert alone.schedule.schedule_id == planned.schedule.schedule_id
     assert alone.persisted == "unchanged"
 
 
-def test_a_page_with_stale_data_is_not_planned(demo_store_path: Path) -> None:
+def test_a_page_with_stale_data_is_not_planned(small_store_path: Path) -> None:
     settings = load_settings()
     with (
         clock.frozen(TODAY),
         pytest.raises(StaleDataError, match=r"jadebri.*newest message 2025-11-0.*stale_after_days"),
     ):
-        build_page_week(str(demo_store_path), "jadebri", date(2026, 12, 7), "optimize", settings)
-    with open_store(str(demo_store_path)) as store:
+        build_page_week(str(small_store_path), "jadebri", date(2026, 12, 7), "optimize", settings)
+    with open_store(str(small_store_path)) as store:
         assert isinstance(store, DuckDBStore)
         assert store.scalar("SELECT count(*) FROM schedules") == 0
 
 
-def test_week_next_is_one_iso_week_for_every_page(demo_store_path: Path) -> None:
+def test_week_next_is_one_iso_week_for_every_page(small_store_path: Path) -> None:
     """Late on a Sunday in Los Angeles it is already Monday in Sydney: both plan the same week."""
     import json
 
@@ -154,7 +154,7 @@ def test_week_next_is_one_iso_week_for_every_page(demo_store_path: Path) -> None
             app,
             [
                 *("run", "--all", "--week", "next", "--no-auto-export", "--export", "csv"),
-                *("--store", str(demo_store_path), "--json"),
+                *("--store", str(small_store_path), "--json"),
             ],
         )
     summary = json.loads(result.stdout)
@@ -168,7 +168,7 @@ def test_week_next_is_one_iso_week_for_every_page(demo_store_path: Path) -> None
 
 
 def test_an_export_after_another_run_superseded_a_page_writes_only_live_schedules(
-    demo_store_path: Path, tmp_path: Path
+    small_store_path: Path, tmp_path: Path
 ) -> None:
     """Run A plans and saves; run B re-plans one page (a new schedule) before A exports: A's file
     must not carry the superseded schedule next to live ones."""
@@ -179,9 +179,9 @@ def test_an_export_after_another_run_superseded_a_page_writes_only_live_schedule
     settings = load_settings()
     pages = ["jadebri", "talia", "myahill"]
     with clock.frozen(TODAY):
-        first = run_pages(str(demo_store_path), pages, WEEK, "optimize", settings)
-        replaced = build_page_week(str(demo_store_path), "talia", WEEK, "conservative", settings)
-        export_runs(str(demo_store_path), first.pages, ["csv"], tmp_path, settings)
+        first = run_pages(str(small_store_path), pages, WEEK, "optimize", settings)
+        replaced = build_page_week(str(small_store_path), "talia", WEEK, "conservative", settings)
+        export_runs(str(small_store_path), first.pages, ["csv"], tmp_path, settings)
     with (tmp_path / "schedules.csv").open(encoding="utf-8", newline="") as handle:
         exported = {row["schedule_id"] for row in csv.DictReader(handle)}
     talia = next(run for run in first.pages if run.page_name == "talia")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eros import clock
 from eros.ingest import ImportReport, import_columns, import_file
@@ -21,8 +21,12 @@ from eros.settings import Settings
 from eros.store import open_store
 from eros.store.base import ImportKind
 
+if TYPE_CHECKING:
+    from eros.simulate import World
+
 DEFAULT_DEMO_STORE = Path("eros-demo.duckdb")
 DEFAULT_SEED = 7
+DEFAULT_HISTORY_DAYS = 182  # 26 weeks
 DEMO_ORDER: tuple[ImportKind, ...] = ("pages", "captions", "messages", "fans")
 
 
@@ -68,16 +72,41 @@ def build_demo(
     seed: int = DEFAULT_SEED,
     data_dir: Path | None = None,
     on_step: Callable[[str], None] | None = None,
+    pages: Sequence[str] | None = None,
+    history_days: int = DEFAULT_HISTORY_DAYS,
 ) -> DemoResult:
-    """Build the demo store for the week starting `week_start` (default: the coming Monday)."""
-    import tempfile
+    """Build the demo store for the week starting `week_start` (default: the coming Monday).
 
-    from eros.simulate import build_world
+    `pages` and `history_days` make a smaller agency (some of the 38 pages, fewer weeks of
+    history; see `eros.simulate.build_world`); the defaults give the demo.
+    """
+    from eros.simulate import PAGE_NAMES, build_world
 
     step = on_step or (lambda _message: None)
     week = clock.week_start(week_start or clock.coming_monday(clock.zone(settings.timezone)))
-    step(f"simulating 38 pages of history up to {week.isoformat()}")
-    world = build_world(week, seed=seed)
+    count = len(PAGE_NAMES) if pages is None else len(set(pages))
+    step(f"simulating {count} pages of history up to {week.isoformat()}")
+    world = build_world(week, seed=seed, history_days=history_days, pages=pages)
+    return demo_from_world(
+        world, settings, store_path=store_path, data_dir=data_dir, on_step=on_step
+    )
+
+
+def demo_from_world(
+    world: World,
+    settings: Settings,
+    *,
+    store_path: Path = DEFAULT_DEMO_STORE,
+    data_dir: Path | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """The demo store of a world already built: its history, written out and imported.
+
+    The week planned next is the world's `next_day`; tests build one world and store it once.
+    """
+    import tempfile
+
+    step = on_step or (lambda _message: None)
     tables: dict[ImportKind, Sequence[Mapping[str, Any]]] = {
         "pages": world.pages,
         "captions": world.captions,
@@ -102,8 +131,8 @@ def build_demo(
     os.replace(building, store_path)
     return DemoResult(
         store_path=store_path,
-        week_start=week,
-        seed=seed,
+        week_start=world.next_day,
+        seed=world.truth.seed,
         imports=tuple(reports),
         data_dir=data_dir,
     )

@@ -1,25 +1,13 @@
-"""Shared demo worlds: building one takes about a second, so each is built once per session."""
+"""The simulator's tests read the demo world built once a session by tests/conftest.py."""
 
 from __future__ import annotations
 
-import time
-from datetime import date
-
 import pytest
 
-from eros.simulate import World, build_world
-
-HISTORY_END = date(2025, 11, 3)  # the seed's example week (ISO 2025-W45)
+from eros.simulate import World
 
 
-@pytest.fixture(scope="session")
-def timed_world() -> tuple[World, float]:
-    started = time.perf_counter()
-    world = build_world(HISTORY_END)
-    return world, time.perf_counter() - started
-
-
-@pytest.fixture(scope="session")
-def world(timed_world: tuple[World, float]) -> World:
+@pytest.fixture
+def world(demo_world: World) -> World:
     """The default demo world (seed 7, 26 weeks up to 2025-11-02); copy it before simulating."""
-    return timed_world[0]
+    return demo_world

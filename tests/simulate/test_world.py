@@ -13,7 +13,7 @@ import pytest
 from eros.clock import zone
 from eros.identity import caption_key
 from eros.ingest import import_columns
-from eros.simulate import MessageRow, World, build_world
+from eros.simulate import PAGE_SPECS, MessageRow, World, build_world
 from eros.simulate.pages import (
     BUMP_COOLDOWN_DAYS,
     PLAN_BUMPS_PER_DAY,
@@ -132,8 +132,29 @@ def test_build_world_rejects_a_history_end_that_is_not_a_monday() -> None:
         build_world(date(2025, 11, 4))
 
 
-def test_build_world_is_fast(timed_world: tuple[World, float]) -> None:
-    assert timed_world[1] < 3.0
+def test_a_subset_of_pages_is_the_same_pages_as_in_the_whole_agency(world: World) -> None:
+    """`build_world(pages=...)`, the tests' small world, cuts the agency down without changing a
+    page: truth, history, fans, captions (own and shared) and the closed loop are the same."""
+    names = ["del", "poutyselena"]  # a NEW page; a Sydney page
+    subset = build_world(HISTORY_END, pages=reversed(names))
+    assert [page["page_name"] for page in subset.pages] == names  # the layout's order
+    assert set(subset.truth.pages) == set(names)
+    assert all(subset.truth.pages[name] == world.truth.pages[name] for name in names)
+    assert subset.messages == [m for m in world.messages if m["page_name"] in names]
+    assert subset.fans == [row for row in world.fans if row["page_name"] in names]
+    assert subset.captions == [c for c in world.captions if c["page_name"] in ("", *names)]
+    assert {c["page_name"] for c in subset.captions} == {"", *names}
+    whole, cut = world.copy(), subset.copy()
+    outcomes = whole.simulate_week([], HISTORY_END), cut.simulate_week([], HISTORY_END)
+    assert outcomes == ([], [])
+    assert cut.week_fans == [row for row in whole.week_fans if row["page_name"] in names]
+
+
+def test_build_world_refuses_unknown_or_no_pages() -> None:
+    with pytest.raises(ValueError, match="unknown page"):
+        build_world(HISTORY_END, pages=["talia", "nobody"])
+    with pytest.raises(ValueError, match="at least one page"):
+        build_world(HISTORY_END, pages=[])
 
 
 # ---------------------------------------------------------------- pages
@@ -330,7 +351,10 @@ def test_no_sends_in_local_quiet_hours_and_20_minutes_between_messages(world: Wo
 
 def test_timing_rules_hold_across_spring_dst_changes() -> None:
     """March 2026: US (Mar 8) and London (Mar 29) spring forward, Sydney falls back (Apr 5)."""
-    spring = build_world(date(2026, 4, 6), history_days=42)
+    one_page_per_zone = {spec.timezone: spec.page_name for spec in PAGE_SPECS}
+    assert len(one_page_per_zone) == 6
+    spring = build_world(date(2026, 4, 6), history_days=42, pages=one_page_per_zone.values())
+    assert {page["timezone"] for page in spring.pages} == set(one_page_per_zone)
     for page_name, messages in by_page(spring.messages).items():
         timezone = zone(spring.truth.pages[page_name].timezone)
         for message in messages:

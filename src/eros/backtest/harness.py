@@ -1,8 +1,9 @@
 """The closed loop: every policy plans every page each week on its own copy of the demo world.
 
 One demo world is built (`eros.simulate.build_world`, history up to `start`) and imported once
-into a template store through the real import path; each policy gets a copy of that store file and
-its own `World.copy()`. Then, week after week (all policies in lockstep, eros first):
+into a template store through the real import path (or copied from a store that already holds
+it); each policy gets a copy of that store file and its own `World.copy()`. Then, week after week
+(all policies in lockstep, eros first):
 
 1. each policy plans every chosen page for the week starting at the world's `next_day` (a
    Monday), reading only its own store (the oracle also reads the ground truth);
@@ -128,11 +129,14 @@ def run_backtest(
     settings: Settings | None = None,
     workdir: Path | None = None,
     on_progress: Progress | None = None,
+    template: Path | None = None,
 ) -> BacktestResult:
     """Run `policies` for `weeks` weeks on the demo world of `seed` whose history ends at `start`.
 
     `pages`: the pages planned (default all 38); the others stay idle in every world. The stores
-    live in `workdir` (kept) or a temporary folder (removed).
+    live in `workdir` (kept) or a temporary folder (removed). `template`: a store already holding
+    that world's history and nothing else (as `eros demo --no-run --seed SEED --week START` leaves
+    it), copied instead of importing the history again; the tests share one.
     """
     from eros.simulate import build_world
 
@@ -143,21 +147,28 @@ def run_backtest(
         raise InputError(f"--weeks must be at least 1, got {weeks}")
     start = clock.week_start(start)
     say = on_progress or (lambda _message: None)
+    # Checked before the world is built, so a typo or a wrong store fails at once.
+    page_names = _check_pages(pages)
+    template_counts = None if template is None else _template_counts(template)
     say(f"building the demo world (seed {seed}, history up to {start.isoformat()})")
     world = build_world(start, seed=seed)
-    page_names = _check_pages(world, pages)
     page_rows = {row["page_name"]: Page(**row) for row in world.pages}
 
     with tempfile.TemporaryDirectory(prefix="eros-backtest-") as scratch:
         folder = workdir or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        template = folder / "template.duckdb"
-        say("importing its history into a store for each policy")
-        _fill_store(template, world, settings, folder)
+        history = folder / "template.duckdb"
+        if template is None or template_counts is None:
+            say("importing its history into a store for each policy")
+            _fill_store(history, world, settings, folder)
+        else:
+            say(f"copying its history from {template} into a store for each policy")
+            _check_template(template, template_counts, world)
+            _copy_store(template, history)
         arms = {}
         for policy in chosen_policies:
             path = folder / f"{policy}.duckdb"
-            _copy_store(template, path)
+            _copy_store(history, path)
             arms[policy] = _Arm(policy, world.copy(), str(path))
         outcomes: list[PageWeekOutcome] = []
         notes: list[str] = []
@@ -222,8 +233,10 @@ def _check_policies(policies: Sequence[str]) -> tuple[str, ...]:
     return tuple(policy for policy in POLICIES if policy in wanted)
 
 
-def _check_pages(world: World, pages: Sequence[str] | None) -> list[str]:
-    known = sorted(row["page_name"] for row in world.pages)
+def _check_pages(pages: Sequence[str] | None) -> list[str]:
+    from eros.simulate import PAGE_NAMES
+
+    known = sorted(PAGE_NAMES)
     if pages is None:
         return known
     for name in pages:
@@ -249,6 +262,39 @@ def _fill_store(path: Path, world: World, settings: Settings, folder: Path) -> N
             write_csv(file, import_columns(kind), tables[kind])
             import_file(store, kind, file, settings)
             file.unlink()
+
+
+def _template_counts(template: Path) -> dict[str, int]:
+    """Rows per table of a template store, which must hold the demo's pages and no plans (checked
+    before the world is built, so a wrong store fails at once)."""
+    from eros.simulate import PAGE_NAMES
+
+    if not template.is_file():
+        raise InputError(f"no store at {template}")
+    with open_store(str(template)) as store:
+        counts = store.table_counts()
+        names = sorted(page.page_name for page in store.pages())
+    if names != sorted(PAGE_NAMES) or counts.get("schedules", 0):
+        raise InputError(
+            f"{template} does not hold the demo world alone: {len(names)} page(s) "
+            f"(the demo has {len(PAGE_NAMES)}), {counts.get('schedules', 0)} schedule(s)"
+        )
+    return counts
+
+
+def _check_template(template: Path, counts: Mapping[str, int], world: World) -> None:
+    """The template holds this world's history: as many captions, messages and fans rows."""
+    expected = {
+        "captions": len(world.captions),
+        "messages": len(world.messages),
+        "fans_daily": len(world.fans),
+    }
+    found = {table: counts.get(table, 0) for table in expected}
+    if found != expected:
+        raise InputError(
+            f"{template} does not hold the demo world of seed {world.truth.seed} up to "
+            f"{world.next_day}: {found} rows, expected {expected}"
+        )
 
 
 def _copy_store(template: Path, path: Path) -> None:

@@ -1008,11 +1008,15 @@ def build_world(
     seed: int = 7,
     history_days: int = 182,
     platform_drop: float | None = None,
+    pages: Iterable[str] | None = None,
 ) -> World:
     """The demo agency with `history_days` of history up to the day before `history_end` (a Monday).
 
     `platform_drop` (0–1) lowers every page's view and unlock rates by that share during the last
     14 days of history: a platform-wide effect the analyzer must not blame on the pages.
+    `pages` (names from `PAGE_NAMES`) keeps only those pages, each exactly as it is in the whole
+    agency (the same truth, history, own captions and closed loop; the shared bank is kept whole):
+    a small world for tests that do not need all 38.
     """
     if history_end.weekday() != 0:
         raise ValueError(f"history_end must be a Monday, got {history_end} ({history_end:%A})")
@@ -1022,7 +1026,12 @@ def build_world(
     if not 0.0 <= drop < 1.0:
         raise ValueError(f"platform_drop must be in [0, 1), got {platform_drop}")
 
+    chosen = _chosen_specs(pages)
+    chosen_names = {spec.page_name for _, spec in chosen}
+    # The whole bank is written (its draws run in one stream across the pages), then cut down.
     captions, shared, own_by_page = _write_captions(seed)
+    if len(chosen) < len(PAGE_SPECS):
+        captions = [row for row in captions if row["page_name"] in chosen_names | {""}]
     key_of = {row["caption_text"]: caption_key(row["caption_text"]) for row in captions}
     shared_rng = _rng(seed, SHARED_STREAM, _TRUTH)
     holiday_lift_by_name = draw_holiday_lifts(shared_rng)
@@ -1042,7 +1051,7 @@ def build_world(
     fans: list[FansRow] = []
     states: dict[str, _PageState] = {}
     bank: dict[str, dict[str, CaptionRow]] = {}
-    for stream, spec in sorted(enumerate(PAGE_SPECS), key=lambda item: item[1].page_name):
+    for stream, spec in sorted(chosen, key=lambda item: item[1].page_name):
         truth_rng = _rng(seed, stream, _TRUTH)
         own = own_by_page[spec.page_name]
         appeal = _draw_appeal(_rng(seed, stream, _APPEAL), own, shared, shared_appeal, key_of)
@@ -1059,12 +1068,12 @@ def build_world(
         fans.extend(history.fans)
         states[spec.page_name] = history.state
         bank[spec.page_name] = {key_of[row["caption_text"]]: row for row in own + shared}
-    pages = [
+    page_rows = [
         PageRow(page_name=spec.page_name, page_type=spec.page_type, timezone=spec.timezone)
-        for spec in PAGE_SPECS
+        for _, spec in chosen
     ]
     return World(
-        pages=pages,
+        pages=page_rows,
         captions=captions,
         messages=messages,
         fans=fans,
@@ -1073,6 +1082,21 @@ def build_world(
         _states=states,
         _bank=bank,
     )
+
+
+def _chosen_specs(pages: Iterable[str] | None) -> list[tuple[int, PageSpec]]:
+    """(random stream, spec) of the pages to simulate, in the layout's order; the stream is the
+    page's position in the whole agency, so a page draws the same numbers in any subset."""
+    everything = list(enumerate(PAGE_SPECS))
+    if pages is None:
+        return everything
+    wanted = {pages} if isinstance(pages, str) else set(pages)
+    unknown = sorted(wanted - {spec.page_name for spec in PAGE_SPECS})
+    if unknown:
+        raise ValueError(f"unknown page(s) {', '.join(unknown)}: choose from PAGE_NAMES")
+    if not wanted:
+        raise ValueError("pages must name at least one page")
+    return [(stream, spec) for stream, spec in everything if spec.page_name in wanted]
 
 
 def _without_key(row: OutcomeRow) -> MessageRow:
