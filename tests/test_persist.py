@@ -133,3 +133,27 @@ def test_the_run_snapshot_gives_each_page_what_the_store_verbs_give(small_templa
             direct_columns = (direct.caption_key, direct.sent_at, direct.on_this_page)
             assert sorted(zip(*columns, strict=True)) == sorted(zip(*direct_columns, strict=True))
             assert np.isclose(evidence.purchased.sum(), direct.purchased.sum())
+
+
+def test_locks_conflict_by_window_overlap_whatever_the_clock(db_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from eros import clock
+
+    week = datetime(2025, 11, 3, 8, tzinfo=UTC)
+    days = timedelta(days=1)
+    with clock.frozen(datetime(2026, 11, 30, tzinfo=UTC)), open_store(str(db_path)) as store:
+        now = clock.now()
+        assert store.lock_captions("SCH_A", "a", {"x": (week, week + 28 * days)}, now) == []
+        # A window that starts as A's ends does not meet it; one inside it does, though both
+        # "expired" by the wall clock long ago.
+        later = (week + 28 * days, week + 56 * days)
+        assert store.lock_captions("SCH_B", "b", {"x": later}, now) == []
+        inside = (week + 7 * days, week + 35 * days)
+        assert store.lock_captions("SCH_C", "c", {"x": inside, "y": inside}, now) == ["x"]
+        assert store.lock_captions("SCH_A2", "a", {"x": inside}, now) == ["x"]  # B holds it
+        held = {
+            (lock.page_name, lock.caption_key)
+            for lock in store.locks_overlapping(week, week + 60 * days)
+        }
+    assert held == {("a", "x"), ("b", "x")}

@@ -190,3 +190,20 @@ def test_an_export_after_another_run_superseded_a_page_writes_only_live_schedule
     assert replaced.schedule.schedule_id != talia.built.schedule.schedule_id
     assert (talia.export_status, talia.export_reason) == ("skipped", "superseded")
     assert len(exported) == 2
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_the_worker_count_changes_nothing_but_speed(
+    small_store_path: Path, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eros import pipeline
+
+    monkeypatch.setattr(pipeline, "planning_workers", lambda pages, settings: workers)
+    settings = load_settings()
+    with clock.frozen(TODAY):
+        result = run_pages(str(small_store_path), None, WEEK, "optimize", settings)
+        alone = run_pages(str(small_store_path), None, WEEK, "optimize", settings, parallel=False)
+    ids = [run.built.schedule.schedule_id for run in result.pages if run.built is not None]
+    assert len(ids) == len(result.pages)
+    assert ids == [run.built.schedule.schedule_id for run in alone.pages if run.built is not None]
+    assert all(run.built.persisted == "unchanged" for run in alone.pages if run.built is not None)

@@ -259,47 +259,73 @@ def np_isin(values: Any, members: set[str]) -> Any:
     return np.isin(values, np.asarray(sorted(members), dtype=object))
 
 
-def allocate_week(agency: AgencyWeek, settings: Settings) -> AgencyWeek:
-    """The week's shared captions allocated across every page of the agency (pure)."""
+def page_demands(agency: AgencyWeek, page_name: str, settings: Settings) -> list[PageDemand]:
+    """What one page wants of the week's captions, PPVs then bumps (pure; one page at a time so
+    that worker processes can value the pages of a large agency in parallel). Only the values the
+    allocation can use are kept: every shared caption's, and the page's best own ones."""
     import math
 
     shared = agency.snapshot.shared_keys
+    week, report = agency.weeks[page_name], agency.reports[page_name]
+    inputs = agency.inputs(page_name, allocated=False)
+    classification = report.account_classification
+    demands = []
+    for kind in ("ppv", "bump"):
+        eligibility = Eligibility.of(
+            page_name,
+            inputs.last_sent,
+            inputs.next_planned,
+            inputs.locks,
+            week.week_start_utc,
+            settings,
+            kind,
+        )
+        capacity = (
+            report.caption_target
+            if kind == "ppv"
+            else math.ceil(
+                report.optimization_parameters.daily_bump_target * 7 * settings.bump_pool_factor
+            )
+        )
+        values = caption_values(
+            kind,
+            inputs.candidates,
+            inputs.evidence,
+            eligibility,
+            week.week_start_utc,
+            settings,
+            classification.audience_size * classification.view_rate,
+        )
+        own = sorted(((-value, key) for key, value in values.items() if key not in shared))
+        kept = {key: values[key] for key in values if key in shared}
+        kept.update((key, -negative) for negative, key in own[:capacity])
+        demands.append(PageDemand(page_name, capacity, kept))
+    return demands
+
+
+def allocation_pages(agency: AgencyWeek, settings: Settings) -> list[str]:
+    """The pages that take part in the week's allocation: every page of the agency whose data is
+    recent enough to be planned (a page outside this run still has its claim)."""
+    if not agency.snapshot.shared_keys:
+        return []
+    return [name for name in sorted(agency.weeks) if agency.stale(name, settings) is None]
+
+
+def allocate_week(
+    agency: AgencyWeek,
+    settings: Settings,
+    demands: Sequence[Sequence[PageDemand]] | None = None,
+) -> AgencyWeek:
+    """The week's shared captions allocated across the agency's pages (pure). `demands` are
+    `page_demands` of `allocation_pages`, when already computed (in workers)."""
+    shared = agency.snapshot.shared_keys
     if not shared:
         return agency
+    if demands is None:
+        demands = [page_demands(agency, n, settings) for n in allocation_pages(agency, settings)]
     allocation: dict[str, str] = {}
-    for kind in ("ppv", "bump"):
-        demands = []
-        for name in sorted(agency.weeks):
-            week, report = agency.weeks[name], agency.reports[name]
-            inputs = agency.inputs(name, allocated=False)
-            classification = report.account_classification
-            eligibility = Eligibility.of(
-                name,
-                inputs.last_sent,
-                inputs.next_planned,
-                inputs.locks,
-                week.week_start_utc,
-                settings,
-                kind,
-            )
-            capacity = (
-                report.caption_target
-                if kind == "ppv"
-                else math.ceil(
-                    report.optimization_parameters.daily_bump_target * 7 * settings.bump_pool_factor
-                )
-            )
-            values = caption_values(
-                kind,
-                inputs.candidates,
-                inputs.evidence,
-                eligibility,
-                week.week_start_utc,
-                settings,
-                classification.audience_size * classification.view_rate,
-            )
-            demands.append(PageDemand(name, capacity, values))
-        allocation.update(allocate_shared(demands, shared))
+    for kind_index in range(2):  # PPVs, then bumps
+        allocation.update(allocate_shared([page[kind_index] for page in demands], shared))
     return replace(agency, allocation=allocation)
 
 
@@ -547,10 +573,33 @@ class _WorkerContext:
 _WORKER_CONTEXT: _WorkerContext | None = None
 
 
-def _plan_in_worker(page_name: str) -> BuiltWeek:
+def _demands_in_worker(page_name: str) -> list[PageDemand]:
     context = _WORKER_CONTEXT
     assert context is not None, "planning workers must be forked from run_pages"
-    return _plan(context.agency, page_name, context.mode, context.settings)
+    return page_demands(context.agency, page_name, context.settings)
+
+
+def _plan_in_worker(page_name: str, allocation: dict[str, str]) -> BuiltWeek:
+    context = _WORKER_CONTEXT
+    assert context is not None, "planning workers must be forked from run_pages"
+    agency = replace(context.agency, allocation=allocation)
+    return _plan(agency, page_name, context.mode, context.settings)
+
+
+MIN_PAGES_PER_WORKER = 8  # below this a worker process costs more than it saves
+
+
+def planning_workers(pages: int, settings: Settings) -> int:
+    """How many processes plan a run: never more than the setting, the cores that are free now
+    (another busy process per core means one planner) or the work can use. The answer changes
+    only the speed: every page is planned the same way whatever the count."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # not every platform reports a load
+        busy = 0.0
+    free = max(1, round(cores - busy))
+    return max(1, min(settings.workers, cores, free, pages // MIN_PAGES_PER_WORKER))
 
 
 def _plan(agency: AgencyWeek, page_name: str, mode: str, settings: Settings) -> BuiltWeek:
@@ -604,9 +653,8 @@ def run_pages(
                 plannable.append(name)
             else:
                 runs[name].fail("analyze", StaleDataError(reason))
-        agency = allocate_week(agency, settings)
-
-        workers = min(settings.workers, len(plannable), os.cpu_count() or 1)
+        voters = allocation_pages(agency, settings)
+        workers = planning_workers(len(plannable) + len(voters), settings)
         forking = parallel and workers > 1 and "fork" in multiprocessing.get_all_start_methods()
         # The workbook, the slowest export, is written by its own process as pages are planned.
         if forking and auto_export and "xlsx" in destinations:
@@ -626,21 +674,28 @@ def run_pages(
                 runs[name].built = built
             runs[name].seconds = time_module.perf_counter() - begun
 
-        # Planning is pure and CPU-bound: forked worker processes share the snapshot for free.
+        # Valuing and planning are pure and CPU-bound: forked worker processes share the agency's
+        # week for free; between the two, this process allocates the shared captions.
         if forking:
             global _WORKER_CONTEXT
             _WORKER_CONTEXT = _WorkerContext(agency, mode, settings)
             try:
                 context = multiprocessing.get_context("fork")
+                chunk = max(1, len(voters) // (workers * 4))
                 with ProcessPoolExecutor(
                     workers, mp_context=context, initializer=die_with_parent
                 ) as pool:
-                    futures = [pool.submit(_plan_in_worker, name) for name in plannable]
+                    demands = list(pool.map(_demands_in_worker, voters, chunksize=chunk))
+                    agency = allocate_week(agency, settings, demands)
+                    futures = [
+                        pool.submit(_plan_in_worker, name, agency.allocation) for name in plannable
+                    ]
                     for name, future in zip(plannable, futures, strict=True):
                         done(name, future.result)
             finally:
                 _WORKER_CONTEXT = None
         else:
+            agency = allocate_week(agency, settings)
             for name in plannable:
                 done(name, lambda name=name: _plan(agency, name, mode, settings))  # type: ignore[misc]
 

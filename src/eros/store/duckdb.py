@@ -535,62 +535,29 @@ class DuckDBStore:
         another page holds in an overlapping window (and takes nothing) when there is a conflict.
         The earlier locks of `schedule_id` are replaced."""
         with self.atomic():
-            held = self._conflicts(page_name, windows, set())
+            rows = [(schedule_id, page_name, key, *windows[key]) for key in sorted(windows)]
+            held = self._conflicts(rows, set())
             if held:
-                return sorted({key for key, _ in held})
+                return sorted({text.split(" ", 1)[0] for text in held.get(schedule_id, [])})
             self.execute("DELETE FROM caption_locks WHERE schedule_id = ?", [schedule_id])
-            self._insert_locks(schedule_id, page_name, windows, to_db_instant(now))
+            self._insert_locks(rows, to_db_instant(now))
         return []
 
-    def _conflicts(
-        self,
-        page_name: str,
-        windows: dict[str, tuple[datetime, datetime]],
-        replacing: set[str],
-    ) -> list[tuple[str, str]]:
-        """(caption, holding page) of other pages' live locks whose windows meet these; locks of
-        the schedules in `replacing` (about to be superseded) do not count."""
-        if not windows:
-            return []
-        keys = sorted(windows)
-        rows = self.fetchall(
-            "SELECT DISTINCT w.caption_key, l.page_name FROM "
-            "(SELECT unnest(?::VARCHAR[]) AS caption_key, unnest(?::TIMESTAMP[]) AS starts_at, "
-            "unnest(?::TIMESTAMP[]) AS expires_at) w "
-            "JOIN caption_locks l ON l.caption_key = w.caption_key "
-            "AND l.starts_at < w.expires_at AND l.expires_at > w.starts_at "
-            "LEFT JOIN schedules s ON s.schedule_id = l.schedule_id "
-            "WHERE l.page_name <> ? AND coalesce(s.status, 'active') = 'active' "
-            "AND NOT list_contains(?::VARCHAR[], l.schedule_id) ORDER BY 1, 2",
-            [
-                keys,
-                [to_db_instant(windows[key][0]) for key in keys],
-                [to_db_instant(windows[key][1]) for key in keys],
-                page_name,
-                sorted(replacing),
-            ],
-        )
-        return [(key, page) for key, page in rows]
-
     def _insert_locks(
-        self,
-        schedule_id: str,
-        page_name: str,
-        windows: dict[str, tuple[datetime, datetime]],
-        stamp: datetime,
+        self, rows: Sequence[tuple[str, str, str, datetime, datetime]], stamp: datetime
     ) -> None:
-        keys = sorted(windows)
-        if not keys:
+        """Insert locks given as (schedule_id, page, caption, start, expiry), one statement."""
+        if not rows:
             return
         self.insert_columns(
-            "caption_locks (caption_key, page_name, schedule_id, locked_at, starts_at, expires_at)",
+            "caption_locks (schedule_id, page_name, caption_key, locked_at, starts_at, expires_at)",
             [
-                keys,
-                [page_name] * len(keys),
-                [schedule_id] * len(keys),
-                [stamp] * len(keys),
-                [to_db_instant(windows[key][0]) for key in keys],
-                [to_db_instant(windows[key][1]) for key in keys],
+                [row[0] for row in rows],
+                [row[1] for row in rows],
+                [row[2] for row in rows],
+                [stamp] * len(rows),
+                [to_db_instant(row[3]) for row in rows],
+                [to_db_instant(row[4]) for row in rows],
             ],
         )
 
@@ -628,107 +595,183 @@ class DuckDBStore:
     def save_schedules(
         self, requests: Sequence[SaveRequest], now: datetime
     ) -> list[str | LockConflictError]:
-        """Persist a batch of schedules with their messages and caption locks in one transaction.
+        """Persist a batch of schedules with their messages and caption locks in one transaction,
+        in a constant number of statements whatever the batch's size.
 
         Per request: "unchanged" when its schedule_id is already the page-week's active schedule;
         "created" otherwise (the page-week's previous schedule is superseded and its locks freed);
         a LockConflictError, writing nothing of that schedule, when another page holds one of its
-        captions in an overlapping window. The previous schedules of the batch's own page-weeks
-        never conflict: they are being replaced.
+        captions in an overlapping window (a saved lock, or an earlier request of the batch). The
+        previous schedules of the batch's own page-weeks never conflict: they are being replaced.
         """
         stamp = to_db_instant(now)
         outcomes: list[str | LockConflictError] = []
         with self.atomic():
-            replacing = set()
+            ids = [request.schedule.schedule_id for request in requests]
+            status = dict(
+                self.fetchall(
+                    "SELECT schedule_id, status FROM schedules "
+                    "WHERE list_contains(?::VARCHAR[], schedule_id)",
+                    [ids],
+                )
+            )
+            pages = [request.schedule.page_name for request in requests]
+            weeks = [request.schedule.week_start for request in requests]
+            current = self.fetchall(
+                "SELECT s.schedule_id, s.page_name, s.week_start FROM schedules s JOIN "
+                "(SELECT unnest(?::VARCHAR[]) AS page_name, unnest(?::DATE[]) AS week_start) w "
+                "USING (page_name, week_start) WHERE s.status = 'active'",
+                [pages, weeks],
+            )
+            replacing = {schedule_id for schedule_id, _, _ in current}
+            held = self._conflicts(
+                [
+                    (request.schedule.schedule_id, request.schedule.page_name, key, start, end)
+                    for request in requests
+                    for key, (start, end) in sorted(request.lock_windows.items())
+                ],
+                replacing,
+            )
+            saving: list[SaveRequest] = []
+            taken: dict[str, list[tuple[str, datetime, datetime]]] = {}
             for request in requests:
                 schedule = request.schedule
-                current = self.active_schedule_id(schedule.page_name, schedule.week_start)
-                if current is not None:
-                    replacing.add(current)
-            for request in requests:
-                outcomes.append(self._save_one(request, replacing, stamp))
+                if status.get(schedule.schedule_id) == "active":
+                    outcomes.append("unchanged")
+                    continue
+                conflicts = set(held.get(schedule.schedule_id, ()))
+                for key, (start, end) in request.lock_windows.items():
+                    for page, other_start, other_end in taken.get(key, ()):
+                        if page != schedule.page_name and other_start < end and start < other_end:
+                            conflicts.add(f"{key} ({page})")
+                if conflicts:
+                    outcomes.append(LockConflictError(schedule.page_name, sorted(conflicts)))
+                    continue
+                for key, (start, end) in request.lock_windows.items():
+                    taken.setdefault(key, []).append((schedule.page_name, start, end))
+                saving.append(request)
+                outcomes.append("created")
+            self._write_schedules(saving, status, stamp)
         return outcomes
 
-    def _save_one(
-        self, request: SaveRequest, replacing: set[str], stamp: datetime
-    ) -> str | LockConflictError:
-        schedule = request.schedule
-        existing = self.scalar(
-            "SELECT status FROM schedules WHERE schedule_id = ?", [schedule.schedule_id]
+    def _conflicts(
+        self, rows: Sequence[tuple[str, str, str, datetime, datetime]], replacing: set[str]
+    ) -> dict[str, list[str]]:
+        """Per schedule_id, "caption (page)" of other pages' saved live locks whose windows meet
+        the wanted ones — rows of (schedule_id, page, caption, start, expiry) — in one query. Locks
+        of the schedules in `replacing` (about to be superseded) do not count."""
+        if not rows:
+            return {}
+        found = self.fetchall(
+            "SELECT DISTINCT w.schedule_id, w.caption_key, l.page_name FROM "
+            "(SELECT unnest(?::VARCHAR[]) AS schedule_id, unnest(?::VARCHAR[]) AS page_name, "
+            "unnest(?::VARCHAR[]) AS caption_key, unnest(?::TIMESTAMP[]) AS starts_at, "
+            "unnest(?::TIMESTAMP[]) AS expires_at) w "
+            "JOIN caption_locks l ON l.caption_key = w.caption_key "
+            "AND l.starts_at < w.expires_at AND l.expires_at > w.starts_at "
+            "LEFT JOIN schedules s ON s.schedule_id = l.schedule_id "
+            "WHERE l.page_name <> w.page_name AND coalesce(s.status, 'active') = 'active' "
+            "AND l.schedule_id <> w.schedule_id "
+            "AND NOT list_contains(?::VARCHAR[], l.schedule_id) ORDER BY 1, 2, 3",
+            [
+                [row[0] for row in rows],
+                [row[1] for row in rows],
+                [row[2] for row in rows],
+                [to_db_instant(row[3]) for row in rows],
+                [to_db_instant(row[4]) for row in rows],
+                sorted(replacing),
+            ],
         )
-        if existing == "active":
-            return "unchanged"
-        held = self._conflicts(schedule.page_name, request.lock_windows, replacing)
-        if held:
-            return LockConflictError(
-                schedule.page_name, sorted({f"{key} ({page})" for key, page in held})
-            )
+        conflicts: dict[str, list[str]] = {}
+        for schedule_id, key, page in found:
+            conflicts.setdefault(schedule_id, []).append(f"{key} ({page})")
+        return conflicts
+
+    def _write_schedules(
+        self, saving: Sequence[SaveRequest], status: dict[str, str], stamp: datetime
+    ) -> None:
+        """Supersede the page-weeks' previous schedules and write the new ones, their messages and
+        locks: a constant number of statements."""
+        if not saving:
+            return
+        ids = [request.schedule.schedule_id for request in saving]
         superseded = self.fetchall(
-            "UPDATE schedules SET status = 'superseded', superseded_at = ? "
-            "WHERE page_name = ? AND week_start = ? AND status = 'active' "
-            "AND schedule_id <> ? RETURNING schedule_id",
-            [stamp, schedule.page_name, schedule.week_start, schedule.schedule_id],
+            "UPDATE schedules SET status = 'superseded', superseded_at = ? FROM "
+            "(SELECT unnest(?::VARCHAR[]) AS page_name, unnest(?::DATE[]) AS week_start) w "
+            "WHERE schedules.page_name = w.page_name AND schedules.week_start = w.week_start "
+            "AND schedules.status = 'active' AND NOT list_contains(?::VARCHAR[], "
+            "schedules.schedule_id) RETURNING schedules.schedule_id",
+            [
+                stamp,
+                [request.schedule.page_name for request in saving],
+                [request.schedule.week_start for request in saving],
+                ids,
+            ],
         )
-        if superseded:
-            self.execute(
-                "DELETE FROM caption_locks WHERE schedule_id IN (SELECT unnest(?::VARCHAR[]))",
-                [[schedule_id for (schedule_id,) in superseded]],
-            )
-        if existing is None:
-            self._insert_schedule(schedule, request.validation_ok, request.report_json, stamp)
-        else:  # the same inputs came back: this schedule is the page-week's plan again
+        back = [schedule_id for schedule_id in ids if schedule_id in status]
+        self.execute(
+            "DELETE FROM caption_locks WHERE list_contains(?::VARCHAR[], schedule_id)",
+            [[schedule_id for (schedule_id,) in superseded] + back],
+        )
+        if back:  # the same inputs came back: those schedules are their page-weeks' plan again
             self.execute(
                 "UPDATE schedules SET status = 'active', superseded_at = NULL "
-                "WHERE schedule_id = ?",
-                [schedule.schedule_id],
+                "WHERE list_contains(?::VARCHAR[], schedule_id)",
+                [back],
             )
-            self.execute("DELETE FROM caption_locks WHERE schedule_id = ?", [schedule.schedule_id])
-        self._insert_locks(schedule.schedule_id, schedule.page_name, request.lock_windows, stamp)
-        return "created"
-
-    def _insert_schedule(
-        self, schedule: Schedule, validation_ok: bool, report_json: str, stamp: datetime
-    ) -> None:
-        self.execute(
-            "INSERT INTO schedules (schedule_id, page_name, week_start, mode, saturation_zone, "
-            "status, validation_ok, total_messages, expected_revenue, created_at, timezone, "
-            "warnings, report) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)",
+        new = [request for request in saving if request.schedule.schedule_id not in status]
+        if new:
+            schedules = [request.schedule for request in new]
+            self.insert_columns(
+                "schedules (schedule_id, page_name, week_start, mode, saturation_zone, status, "
+                "validation_ok, total_messages, expected_revenue, created_at, timezone, "
+                "warnings, report)",
+                [
+                    [s.schedule_id for s in schedules],
+                    [s.page_name for s in schedules],
+                    [s.week_start for s in schedules],
+                    [s.mode for s in schedules],
+                    [s.saturation_zone for s in schedules],
+                    ["active"] * len(schedules),
+                    [request.validation_ok for request in new],
+                    [len(s.messages) for s in schedules],
+                    [s.expected_revenue for s in schedules],
+                    [stamp] * len(schedules),
+                    [s.timezone for s in schedules],
+                    [json.dumps(s.warnings) for s in schedules],
+                    [request.report_json for request in new],
+                ],
+            )
+            messages = [
+                (s.schedule_id, seq, m) for s in schedules for seq, m in enumerate(s.messages)
+            ]
+            if messages:
+                self.insert_columns(
+                    "schedule_messages",
+                    [
+                        [schedule_id for schedule_id, _, _ in messages],
+                        [seq for _, seq, _ in messages],
+                        [to_db_instant(m.send_at_utc) for _, _, m in messages],
+                        [m.message_type for _, _, m in messages],
+                        [m.caption_key for _, _, m in messages],
+                        [m.caption_text for _, _, m in messages],
+                        [m.price for _, _, m in messages],
+                        [m.price_tier for _, _, m in messages],
+                        [m.content_category for _, _, m in messages],
+                        [m.trigger for _, _, m in messages],
+                        [m.parent for _, _, m in messages],
+                        [m.expected_revenue for _, _, m in messages],
+                        [m.holiday for _, _, m in messages],
+                        [m.note for _, _, m in messages],
+                    ],
+                )
+        self._insert_locks(
             [
-                schedule.schedule_id,
-                schedule.page_name,
-                schedule.week_start,
-                schedule.mode,
-                schedule.saturation_zone,
-                validation_ok,
-                len(schedule.messages),
-                schedule.expected_revenue,
-                stamp,
-                schedule.timezone,
-                json.dumps(schedule.warnings),
-                report_json,
+                (request.schedule.schedule_id, request.schedule.page_name, key, start, end)
+                for request in saving
+                for key, (start, end) in sorted(request.lock_windows.items())
             ],
-        )
-        messages = schedule.messages
-        if not messages:
-            return
-        self.insert_columns(
-            "schedule_messages",
-            [
-                [schedule.schedule_id] * len(messages),
-                list(range(len(messages))),
-                [to_db_instant(m.send_at_utc) for m in messages],
-                [m.message_type for m in messages],
-                [m.caption_key for m in messages],
-                [m.caption_text for m in messages],
-                [m.price for m in messages],
-                [m.price_tier for m in messages],
-                [m.content_category for m in messages],
-                [m.trigger for m in messages],
-                [m.parent for m in messages],
-                [m.expected_revenue for m in messages],
-                [m.holiday for m in messages],
-                [m.note for m in messages],
-            ],
+            stamp,
         )
 
     def schedule_export(self, schedule_id: str) -> ScheduleExport | None:
