@@ -21,8 +21,10 @@ DRIVER = """
 import sys
 from datetime import date
 from pathlib import Path
+from eros import pipeline
 from eros.pipeline import run_pages
 from eros.settings import load_settings
+pipeline.planning_workers = lambda pages, settings: 2  # fork whatever the machine's load
 run_pages(sys.argv[1], None, date(2025, 11, 3), "optimize", load_settings(), parallel=True,
           destinations=("xlsx",), out_dir=Path(sys.argv[2]))
 """
