@@ -56,6 +56,10 @@ if TYPE_CHECKING:
 
 MIGRATIONS_PACKAGE = "eros.store.migrations"
 
+# A staged row holds a few free-text cells of at most 131,072 characters (the csv module's field
+# limit), up to 4 bytes each in UTF-8: more than DuckDB's default line limit of 2 MB.
+STAGED_MAX_LINE_BYTES = 8 * 2**20
+
 
 def _is_lock_error(error: Exception) -> bool:
     text = str(error)
@@ -978,6 +982,7 @@ class DuckDBStore:
         return (
             "read_csv(?, header = true, auto_detect = false, "
             f"columns = {{{columns}}}, quote = '\"', escape = '\"', nullstr = '\\N', "
+            f"max_line_size = {STAGED_MAX_LINE_BYTES}, "
             "timestampformat = '%Y-%m-%d %H:%M:%S.%f', dateformat = '%Y-%m-%d')"
         )
 
