@@ -1,6 +1,10 @@
 """Import rules: a bad row is reported as FILE:LINE: reason and leaves the store as it was."""
 
 import re
+import signal
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +14,8 @@ from eros.errors import ImportRejected, InputError
 from eros.identity import caption_key
 from eros.ingest import import_file
 from eros.settings import Settings
-from eros.store.base import ImportKind, Store
+from eros.store import open_store
+from eros.store.base import ImportKind, Page, Store
 
 MESSAGES_HEADER = (
     "page_name,sent_at,message_type,caption_text,price,"
@@ -435,3 +440,73 @@ def test_quoted_multiline_captions_report_their_first_line(
     with pytest.raises(ImportRejected) as rejected:
         import_file(store_with_pages, "captions", file, settings)
     assert rejected.value.problems[0].line == 4
+
+
+KILLED_IMPORT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+
+    import eros.ingest
+    from eros.settings import load_settings
+    from eros.store import open_store
+
+    eros.ingest.PROGRESS_EVERY = 1
+    store_file, file = sys.argv[1], Path(sys.argv[2])
+
+
+    def wait_to_be_killed(rows: int) -> None:
+        print(rows, flush=True)
+        sys.stdin.readline()
+
+
+    with open_store(store_file) as store:
+        eros.ingest.import_file(
+            store, "fans", file, load_settings(store=store_file), on_progress=wait_to_be_killed
+        )
+    """
+)
+
+
+def test_a_killed_import_leaves_no_staged_file_after_the_next_command(
+    db_path: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from eros.cli import app
+
+    with open_store(str(db_path)) as store:
+        store.upsert_pages([Page("jadebri", "standard", "UTC")])
+    file = write(tmp_path / "fans.csv", FANS_HEADER, GOOD_FANS, "jadebri,2025-10-02,5,,")
+    importer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_IMPORT, str(db_path), str(file)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert importer.stdout is not None
+        assert importer.stdout.readline().strip() == "1"  # mid-import: one row staged
+        left_behind = staging_files(tmp_path)
+        assert len(left_behind) == 1
+        importer.send_signal(signal.SIGKILL)
+    finally:
+        importer.kill()
+        importer.communicate()
+    assert importer.returncode == -signal.SIGKILL
+    assert staging_files(tmp_path) == left_behind  # a kill skips every `finally`
+    result = CliRunner().invoke(app, ["pages", "--store", str(db_path)])
+    assert result.exit_code == 0
+    assert staging_files(tmp_path) == []
+
+
+def test_a_live_import_keeps_its_staged_file_when_the_store_is_opened_again(
+    store_with_pages: Store, db_path: Path, tmp_path: Path
+) -> None:
+    """Threads of one process (the daemon, the web server) open the store beside an import."""
+    with store_with_pages.staging_file("fans") as staged:
+        assert staged.parent == db_path.parent
+        assert staged.name.startswith(f"{db_path.name}.staging-fans-")
+        with open_store(str(db_path)):
+            assert staged.exists()
+    assert staging_files(tmp_path) == []

@@ -1,8 +1,8 @@
 """Ingest: CSV or xlsx history, caption bank, pages and fan counts -> validated rows in the store.
 
 The formats are the stable contracts of DESIGN.md §5 (docs/data-formats.md). A file is read as a
-stream: each row is validated and written to a staged file, then the store merges the staged file in
-one transaction. Any bad row means nothing of the file is imported; each is
+stream: each row is validated and written to a staged file the store provides, then the store merges
+the staged file in one transaction. Any bad row means nothing of the file is imported; each is
 reported as FILE:LINE: column: reason. Validation is complete: every staged value fits its column,
 so the merge never meets a value the database refuses.
 Re-importing a file changes nothing (rows are merged on their natural key).
@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import re
 import reprlib
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -598,10 +596,8 @@ def _import_rows(
     row_count = 0
     staged_columns = ("line", *STAGED[kind].columns)
 
-    handle, staged_name = tempfile.mkstemp(prefix=f"eros-{kind}-", suffix=".csv")
-    staged_file = Path(staged_name)
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as staged:
+    with store.staging_file(kind) as staged_file:
+        with staged_file.open("w", newline="", encoding="utf-8") as staged:
             writer = csv.writer(staged)
             writer.writerow(staged_columns)
             for line, cells in rows:
@@ -634,8 +630,6 @@ def _import_rows(
             for name in sorted(context.new_pages)
         ]
         result = store.load_staged(kind, staged_file, create_pages=new_pages)
-    finally:
-        staged_file.unlink(missing_ok=True)
     if isinstance(result, list):
         raise _duplicates_rejected(file_label, kind, result)
     return ImportReport(
