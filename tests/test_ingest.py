@@ -111,6 +111,8 @@ HOSTILE_ROWS: list[tuple[ImportKind, str, str, str]] = [
     ("messages", "jadebri,2025-10-01T19:00:00Z,ppv,x,25,1e19,5,1,25", "sent_count", "too large"),
     ("fans", f"jadebri,2025-10-02,{2**63},,", "active_fans", "too large"),
     ("fans", f"jadebri,2025-10-02,5,{2**64},", "new_fans", "too large"),
+    ("fans", "jadebri,2025-10-02,1e999999999,,", "active_fans", "too large"),
+    ("fans", "jadebri,2025-10-02,-1e999999999,,", "active_fans", "negative"),
     ("messages", "jadebri,2025-10-01T19:00:00Z,ppv,\\N,25,10,5,1,25", "caption_text", "NULL"),
     ("captions", "x,ppv,jadebri,\\N,budget,,true", "content_category", "NULL"),
     ("pages", "\\N,free,UTC", "page_name", "NULL"),

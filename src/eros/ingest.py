@@ -315,8 +315,12 @@ def _whole_number(name: str, text: str) -> int:
         exact = Decimal("NaN")
     if not exact.is_finite() or exact != exact.to_integral_value():
         raise RowError(name, f"{_shown(text)} is not a whole number")
-    if abs(exact) > MAX_COUNT:  # 1e999999999 is out of range without building its digits
-        return MAX_COUNT + 1 if exact > 0 else -MAX_COUNT - 1
+    # Out of range is decided by comparing (exact, no context): 1e999999999 must not be rounded
+    # by abs() (decimal.Overflow) nor turned into its billion digits by int().
+    if exact > MAX_COUNT:
+        return MAX_COUNT + 1
+    if exact < -MAX_COUNT:
+        return -MAX_COUNT - 1
     return int(exact)
 
 
