@@ -82,7 +82,7 @@ def test_a_bad_file_exits_2_with_file_line_reasons(tmp_path: Path) -> None:
     assert out == ""
     lines = err.strip().splitlines()
     assert lines[0] == f"error: {bad}: 1 bad row(s); nothing was imported"
-    assert lines[1].startswith(f"{bad}:3: page_type is 'vip'")
+    assert lines[1].startswith(f"{bad}:3: page_type: 'vip' is not one of")
     assert json.loads(invoke("pages", "--store", store, "--json")[1]) == []
 
 

@@ -7,6 +7,7 @@ always made with zoneinfo (never by adding fixed hours to a UTC instant), so DST
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -16,6 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from eros.errors import InputError
 
 _frozen_now: datetime | None = None
+
+_ISO_OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)\Z")
+LOWEST_OFFSET, HIGHEST_OFFSET = timedelta(hours=-12), timedelta(hours=14)  # the real world's
 
 
 def now() -> datetime:
@@ -45,7 +49,8 @@ def zone(name: str) -> ZoneInfo:
     """The IANA time zone called `name`, or an InputError naming it."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    # OSError: a key the file system refuses (longer than a file name, a folder such as "America").
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:
         raise InputError(
             f"unknown time zone {name!r} (use an IANA name such as Europe/London)"
         ) from error
@@ -67,14 +72,25 @@ def as_utc(instant: datetime) -> datetime:
 
 
 def parse_instant(text: str) -> datetime:
-    """An ISO 8601 instant with an offset or Z (also BigQuery's "... UTC" form), returned in UTC."""
+    """An ISO 8601 instant with an offset or Z (also BigQuery's "... UTC" form), returned in UTC.
+
+    The offset must be ISO's Z, ±HH, ±HHMM or ±HH:MM within UTC-12..UTC+14 (Python alone also takes
+    seconds and ignores junk such as "+05:00:00:00"); ValueError says what is wrong.
+    """
     cleaned = text.strip()
     if cleaned.endswith(" UTC"):
         cleaned = cleaned[: -len(" UTC")] + "+00:00"
     parsed = datetime.fromisoformat(cleaned)
-    if parsed.tzinfo is None:
+    offset = parsed.utcoffset()
+    if offset is None:
         raise ValueError(f"{text!r} has no offset: write it like 2025-11-03T19:00:00-08:00 or ...Z")
-    return parsed.astimezone(UTC)
+    offset_at = max(len(cleaned) - len("+00:00"), 0)  # search only where an offset can start
+    if not _ISO_OFFSET.search(cleaned, offset_at) or not LOWEST_OFFSET <= offset <= HIGHEST_OFFSET:
+        raise ValueError(f"{text!r}: the offset must be Z or ±HH:MM between -12:00 and +14:00")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range in UTC") from None
 
 
 def local_datetime(day: date, wall_time: time, tz: tzinfo) -> datetime:

@@ -74,14 +74,16 @@ class LockConflictError(TerminalError):
 
 @dataclass(frozen=True)
 class RowProblem:
-    """One bad row of an input file."""
+    """One bad row of an input file: FILE:LINE: column: reason (no column for a whole-row fault)."""
 
     file: str
     line: int
     reason: str
+    column: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
+        where = f"{self.file}:{self.line}: "
+        return where + (f"{self.column}: {self.reason}" if self.column else self.reason)
 
 
 class ImportRejected(InputError):

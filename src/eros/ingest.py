@@ -1,9 +1,10 @@
 """Ingest: CSV or xlsx history, caption bank, pages and fan counts -> validated rows in the store.
 
 The formats are the stable contracts of DESIGN.md §5 (docs/data-formats.md). A file is read as a
-stream: each row is validated and written to a staged file, then the store merges the staged file in
-one transaction. Any bad row means nothing of the file is imported; each is reported as
-FILE:LINE: reason.
+stream: each row is validated and written to a staged file the store provides, then the store merges
+the staged file in one transaction. Any bad row means nothing of the file is imported; each is
+reported as FILE:LINE: column: reason. Validation is complete: every staged value fits its column,
+so the merge never meets a value the database refuses.
 Re-importing a file changes nothing (rows are merged on their natural key).
 """
 
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
+import re
+import reprlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal, DecimalException
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from eros import clock
 from eros.errors import ImportRejected, InputError, RowProblem
 from eros.identity import caption_key
 from eros.settings import PRICE_TIERS, TRIGGERS, Settings, setting_key
-from eros.store.base import STAGED, DuplicateKey, ImportKind, Page, Store
+from eros.store.base import IMPORT_KINDS, STAGED, DuplicateKey, ImportKind, Page, Store
 
 PAGE_TYPES = ("free", "paid", "standard")
 
@@ -80,12 +82,33 @@ def import_columns(kind: ImportKind) -> tuple[str, ...]:
     return REQUIRED_COLUMNS[kind] + OPTIONAL_COLUMNS[kind]
 
 
-NULL = "\\N"  # how a missing value is written in a staged file
+NULL = "\\N"  # how a missing value is written in a staged file; refused as a value
 PROGRESS_EVERY = 50_000
+
+# Dates and instants outside these days are typos or placeholders (0001-01-01, 9999-12-31), and
+# near the ends of the calendar a local time no longer converts.
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(2099, 12, 31)
+MAX_COUNT = 2**63 - 1  # counts are BIGINT
+LONGEST_INSTANT = 40  # characters; 2025-11-03T19:00:00.123456-08:00 has 32
+
+# Read with errors="surrogateescape", a byte that is not UTF-8 becomes one of these characters, so
+# it is reported on its own line and column instead of failing the block of lines it was read with.
+_NOT_UTF8 = re.compile(r"[\udc80-\udcff]")
+# A comma in a number is accepted only between groups of three digits: 12,500.50 but not 5,00.
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+_SHORT_REPR = reprlib.Repr()  # a cell quoted in a message, a long one shortened
+_SHORT_REPR.maxstring = 60
+_shown = _SHORT_REPR.repr
 
 
 class RowError(ValueError):
-    """One reason a row is bad."""
+    """One reason a row is bad, and the column it is about (None for the whole row)."""
+
+    def __init__(self, column: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.column = column
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -131,13 +154,15 @@ def open_table(path: Path) -> Iterator[tuple[list[str], Iterator[tuple[int, Sequ
 
 @contextmanager
 def _open_csv(path: Path) -> Iterator[tuple[list[str], Iterator[tuple[int, Sequence[Any]]]]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+    # Bad bytes are kept as surrogates and reported per cell (_row_fault); strict quoting refuses a
+    # stray quote instead of reading every later line into one cell.
+    with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
+        reader = csv.reader(handle, strict=True)
         try:
             header = next(reader)
         except StopIteration:
             raise InputError(f"{path}:1: the file is empty (a header row is required)") from None
-        except (UnicodeDecodeError, csv.Error) as error:
+        except csv.Error as error:
             raise InputError(f"{path}:1: cannot read the header: {error}") from error
 
         def rows() -> Iterator[tuple[int, Sequence[Any]]]:
@@ -147,8 +172,10 @@ def _open_csv(path: Path) -> Iterator[tuple[list[str], Iterator[tuple[int, Seque
                     start, line_end = line_end + 1, reader.line_num
                     if cells and any(cell.strip() for cell in cells):
                         yield start, cells
-            except (UnicodeDecodeError, csv.Error) as error:
-                raise InputError(f"{path}:{line_end + 1}: cannot read the file: {error}") from error
+            except csv.Error as error:
+                raise InputError(
+                    f"{path}:{line_end + 1}: cannot read the file: {error} (check the quotes)"
+                ) from error
 
         yield _canonical(header), rows()
 
@@ -188,10 +215,49 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _undecodable(text: str) -> str | None:
+    """Where `text` holds a byte that was not UTF-8, or None."""
+    found = _NOT_UTF8.search(text)
+    if found is None:
+        return None
+    return (
+        f"byte 0x{ord(found.group()) - 0xDC00:02x} at character {found.start() + 1} "
+        "is not UTF-8 (save the file as UTF-8)"
+    )
+
+
+def _not_a_value(text: str) -> str | None:
+    """Why a cell's text is no value at all (NUL, a dump's \\N), or None."""
+    if "\x00" in text:
+        return f"contains a NUL byte at character {text.index(chr(0)) + 1}"
+    if text.strip() == NULL:
+        return "is \\N, a database NULL marker: leave the cell empty for no value"
+    return None
+
+
+def _row_fault(header: Sequence[str], cells: Sequence[Any], read: set[int]) -> RowError | None:
+    """The first cell with a bad byte (any column) or no value (NUL or \\N in a column read)."""
+    try:
+        joined = "".join(cells)  # a CSV row; xlsx rows hold numbers and dates too
+    except TypeError:
+        joined = "".join(cell for cell in cells if isinstance(cell, str))
+    clean = joined.isascii() or not _NOT_UTF8.search(joined)
+    if clean and "\x00" not in joined and NULL not in joined:
+        return None
+    for position, cell in enumerate(cells):
+        if not isinstance(cell, str):
+            continue
+        fault = _undecodable(cell) or (_not_a_value(cell) if position in read else None)
+        if fault:
+            name = header[position] if position < len(header) else ""
+            return RowError(name or f"column {position + 1}", fault)
+    return None
+
+
 def _required_text(name: str, value: Any) -> str:
     text = _text(value)
     if not text:
-        raise RowError(f"{name} is empty")
+        raise RowError(name, "is empty")
     return text
 
 
@@ -200,78 +266,129 @@ def _choice(name: str, value: Any, choices: Sequence[str], *, optional: bool = F
     if not text and optional:
         return None
     if text not in choices:
-        shown = repr(_text(value)) if text else "empty"
-        raise RowError(f"{name} is {shown}; expected one of {', '.join(choices)}")
+        if not text:
+            raise RowError(name, f"is empty; expected one of {', '.join(choices)}")
+        raise RowError(name, f"{_shown(_text(value))} is not one of {', '.join(choices)}")
     return text
+
+
+def _plain_number(name: str, text: str) -> str:
+    """`text` without thousands separators; a comma anywhere else is refused (5,00 is not 500)."""
+    if "," not in text:
+        return text
+    if _THOUSANDS.fullmatch(text):
+        return text.replace(",", "")
+    raise RowError(
+        name,
+        f"{_shown(text)} has a comma that does not separate thousands: "
+        "write decimals with a point (5.00)",
+    )
 
 
 def _count(name: str, value: Any, *, optional: bool = False) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     else:
-        text = _text(value).replace(",", "")
+        text = _text(value)
         if not text:
             if optional:
                 return None
-            raise RowError(f"{name} is empty")
-        try:
-            number = int(text)
-        except ValueError:
-            try:
-                as_float = float(text)
-            except ValueError:
-                raise RowError(f"{name} {text!r} is not a whole number") from None
-            if not as_float.is_integer():
-                raise RowError(f"{name} {text!r} is not a whole number") from None
-            number = int(as_float)
+            raise RowError(name, "is empty")
+        number = _whole_number(name, text)
+    if 0 <= number <= MAX_COUNT:
+        return number
+    shown = str(number) if abs(number) <= MAX_COUNT else _shown(_text(value))
     if number < 0:
-        raise RowError(f"{name} {number} is negative")
-    return number
+        raise RowError(name, f"{shown} is negative")
+    raise RowError(name, f"{shown} is too large (at most {MAX_COUNT})")
+
+
+def _whole_number(name: str, text: str) -> int:
+    plain = _plain_number(name, text)
+    try:
+        return int(plain)
+    except ValueError:  # 1e3 or 100.0 as spreadsheets write them, or not a number at all
+        pass
+    try:
+        exact = Decimal(plain)  # exact where float is not: 1e19 stays 10**19
+    except DecimalException:
+        exact = Decimal("NaN")
+    if not exact.is_finite() or exact != exact.to_integral_value():
+        raise RowError(name, f"{_shown(text)} is not a whole number")
+    # Out of range is decided by comparing (exact, no context): 1e999999999 must not be rounded
+    # by abs() (decimal.Overflow) nor turned into its billion digits by int().
+    if exact > MAX_COUNT:
+        return MAX_COUNT + 1
+    if exact < -MAX_COUNT:
+        return -MAX_COUNT - 1
+    return int(exact)
 
 
 def _money(name: str, value: Any) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         number = float(value)
     else:
-        text = _text(value).removeprefix("$").replace(",", "")
+        text = _text(value).removeprefix("$")
         if not text:
-            raise RowError(f"{name} is empty")
+            raise RowError(name, "is empty")
+        plain = _plain_number(name, text)
         try:
-            number = float(text)
+            number = float(plain)
         except ValueError:
-            raise RowError(f"{name} {_text(value)!r} is not a number") from None
-    if not math.isfinite(number) or number < 0:
-        raise RowError(f"{name} {number} must be a number >= 0")
+            raise RowError(name, f"{_shown(_text(value))} is not a number") from None
+    if not math.isfinite(number):
+        raise RowError(name, f"{_shown(_text(value))} is not a finite number")
+    if number < 0:
+        raise RowError(name, f"{number:g} is negative")
     return number
+
+
+def _in_calendar(name: str, value: date) -> None:
+    """Refuse a date or an instant (in UTC) outside EARLIEST_DAY .. LATEST_DAY."""
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        shown = value.isoformat().replace("+00:00", "Z")
+        raise RowError(
+            name, f"{shown} is outside {EARLIEST_DAY.isoformat()} .. {LATEST_DAY.isoformat()}"
+        )
 
 
 def _instant(name: str, value: Any) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise RowError(
-                f"{name} {value.isoformat()} has no offset: write it as text like "
-                "2025-11-03T19:00:00-08:00 or ...Z"
+                name,
+                f"{value.isoformat()} has no offset: write it as text like "
+                "2025-11-03T19:00:00-08:00 or ...Z",
             )
-        return clock.as_utc(value)
-    text = _text(value)
-    if not text:
-        raise RowError(f"{name} is empty")
-    try:
-        return clock.parse_instant(text)
-    except ValueError as error:
-        raise RowError(f"{name}: {error}") from None
+        instant = clock.as_utc(value)
+    else:
+        text = _text(value)
+        if not text:
+            raise RowError(name, "is empty")
+        if len(text) > LONGEST_INSTANT:
+            raise RowError(name, f"{_shown(text)} is not an ISO 8601 instant")
+        try:
+            instant = clock.parse_instant(text)
+        except ValueError as error:
+            raise RowError(name, str(error)) from None
+    _in_calendar(name, instant)
+    return instant
 
 
 def _day(name: str, value: Any) -> date:
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = _text(value)
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise RowError(f"{name} {text!r} is not a date like 2025-11-03") from None
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        text = _text(value)
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise RowError(name, f"{_shown(text)} is not a date like 2025-11-03") from None
+    _in_calendar(name, day)
+    return day
 
 
 def _boolean(name: str, value: Any) -> bool:
@@ -284,15 +401,16 @@ def _boolean(name: str, value: Any) -> bool:
         return True
     if text in FALSE_WORDS:
         return False
-    raise RowError(f"{name} {_text(value)!r} is not true or false")
+    raise RowError(name, f"{_shown(_text(value))} is not true or false")
 
 
 def _message_type(value: Any, allowed: Sequence[str]) -> str:
     text = " ".join(_text(value).lower().split())
     kind = MESSAGE_TYPE_ALIASES.get(text)
     if kind is None or kind not in allowed:
-        shown = repr(_text(value)) if text else "empty"
-        raise RowError(f"message_type is {shown}; expected one of {', '.join(allowed)}")
+        if not text:
+            raise RowError("message_type", f"is empty; expected one of {', '.join(allowed)}")
+        raise RowError("message_type", f"{_shown(_text(value))} is not one of {', '.join(allowed)}")
     return kind
 
 
@@ -312,12 +430,13 @@ class _Context:
         if not name:
             if shared_allowed:
                 return ""
-            raise RowError("page_name is empty")
+            raise RowError("page_name", "is empty")
         if name not in self.known_pages:
             if not self.create_pages:
                 raise RowError(
-                    f"unknown page {name!r} (import it with `eros import pages`, "
-                    "or pass --create-pages)"
+                    "page_name",
+                    f"unknown page {_shown(name)} (import it with `eros import pages`, "
+                    "or pass --create-pages)",
                 )
             self.new_pages.setdefault(name, line)
         return name
@@ -329,7 +448,8 @@ class _Context:
         display = self.triggers.get(setting_key(text))
         if display is None:
             raise RowError(
-                f"trigger {text!r} is unknown; expected one of {', '.join(self.triggers.values())}"
+                "trigger",
+                f"{_shown(text)} is unknown; expected one of {', '.join(self.triggers.values())}",
             )
         return display
 
@@ -342,7 +462,9 @@ def _pages_row(get: Getter, line: int, context: _Context) -> tuple[Any, ...]:
     page_type = _choice("page_type", get("page_type"), PAGE_TYPES)
     timezone = _text(get("timezone")) or context.settings.timezone
     if not clock.is_zone(timezone):
-        raise RowError(f"timezone {timezone!r} is not an IANA time zone such as America/New_York")
+        raise RowError(
+            "timezone", f"{_shown(timezone)} is not an IANA time zone such as America/New_York"
+        )
     return name, page_type, timezone
 
 
@@ -353,9 +475,9 @@ def _messages_row(get: Getter, line: int, context: _Context) -> tuple[Any, ...]:
     text = _required_text("caption_text", get("caption_text"))
     price = _money("price", get("price"))
     if kind == "ppv" and price <= 0:
-        raise RowError("price must be > 0 for a ppv")
+        raise RowError("price", "must be > 0 for a ppv")
     if kind in ("bump", "free") and price != 0:
-        raise RowError(f"price must be 0 for a {kind} (got {price:g})")
+        raise RowError("price", f"must be 0 for a {kind} (got {price:g})")
     sent = _count("sent_count", get("sent_count"))
     viewed = _count("viewed_count", get("viewed_count"))
     purchased = _count("purchased_count", get("purchased_count"))
@@ -363,9 +485,9 @@ def _messages_row(get: Getter, line: int, context: _Context) -> tuple[Any, ...]:
     assert viewed is not None
     assert purchased is not None
     if viewed > sent:
-        raise RowError(f"viewed_count {viewed} is above sent_count {sent}")
+        raise RowError("viewed_count", f"{viewed} is above sent_count {sent}")
     if purchased > viewed:
-        raise RowError(f"purchased_count {purchased} is above viewed_count {viewed}")
+        raise RowError("purchased_count", f"{purchased} is above viewed_count {viewed}")
     revenue = _money("revenue", get("revenue"))
     price_tier = _choice("price_tier", get("price_tier"), PRICE_TIERS, optional=True)
     return (
@@ -461,15 +583,10 @@ def _import_rows(
     create_pages: bool,
     on_progress: Callable[[int], None] | None,
 ) -> ImportReport:
-    missing = [name for name in REQUIRED_COLUMNS[kind] if name not in header]
-    if missing:
-        raise ImportRejected(
-            file_label,
-            [RowProblem(file_label, 1, f"missing column(s): {', '.join(missing)}")],
-            total_bad_rows=1,
-        )
+    _check_header(kind, file_label, header)
     wanted = import_columns(kind)
     index = {name: header.index(name) for name in wanted if name in header}
+    read = set(index.values())
     context = _Context(
         settings=settings,
         known_pages={page.page_name for page in store.pages()},
@@ -483,10 +600,8 @@ def _import_rows(
     row_count = 0
     staged_columns = ("line", *STAGED[kind].columns)
 
-    handle, staged_name = tempfile.mkstemp(prefix=f"eros-{kind}-", suffix=".csv")
-    staged_file = Path(staged_name)
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as staged:
+    with store.staging_file(kind) as staged_file:
+        with staged_file.open("w", newline="", encoding="utf-8") as staged:
             writer = csv.writer(staged)
             writer.writerow(staged_columns)
             for line, cells in rows:
@@ -499,11 +614,14 @@ def _import_rows(
                     )
 
                 try:
+                    fault = _row_fault(header, cells, read)
+                    if fault:
+                        raise fault
                     values = validate(get, line, context)
                 except RowError as error:
                     bad_rows += 1
                     if len(problems) < ImportRejected.max_shown:
-                        problems.append(RowProblem(file_label, line, str(error)))
+                        problems.append(RowProblem(file_label, line, error.reason, error.column))
                     continue
                 if not bad_rows:
                     writer.writerow([line, *(_staged_cell(value) for value in values)])
@@ -516,8 +634,6 @@ def _import_rows(
             for name in sorted(context.new_pages)
         ]
         result = store.load_staged(kind, staged_file, create_pages=new_pages)
-    finally:
-        staged_file.unlink(missing_ok=True)
     if isinstance(result, list):
         raise _duplicates_rejected(file_label, kind, result)
     return ImportReport(
@@ -529,6 +645,32 @@ def _import_rows(
         unchanged=result.unchanged,
         pages_created=result.pages_created,
     )
+
+
+def _check_header(kind: ImportKind, file: str, header: list[str]) -> None:
+    """Refuse a header that cannot be this kind's: bad bytes, missing columns, another kind's."""
+    for position, name in enumerate(header):
+        undecodable = _undecodable(name)
+        if undecodable:
+            raise InputError(f"{file}:1: column {position + 1}: {undecodable}")
+    own = set(import_columns(kind))
+    for other in IMPORT_KINDS:
+        # Another kind's required columns that this kind lacks: two or more of them all present
+        # means a file of that kind (a messages export also has the caption columns). One alone
+        # (page_type) may be an extra column, which the formats allow.
+        foreign = [name for name in REQUIRED_COLUMNS[other] if name not in own]
+        if len(foreign) >= 2 and all(name in header for name in foreign):
+            problem = RowProblem(
+                file,
+                1,
+                f"the columns {', '.join(foreign)} are those of a {other} file: "
+                f"import it with `eros import {other}`",
+            )
+            raise ImportRejected(file, [problem], total_bad_rows=1)
+    missing = [name for name in REQUIRED_COLUMNS[kind] if name not in header]
+    if missing:
+        problem = RowProblem(file, 1, f"missing column(s): {', '.join(missing)}")
+        raise ImportRejected(file, [problem], total_bad_rows=1)
 
 
 def _trigger_names(settings: Settings) -> dict[str, str]:
@@ -544,7 +686,7 @@ def _duplicates_rejected(
 ) -> ImportRejected:
     key = ", ".join(STAGED[kind].key)
     problems = [
-        RowProblem(file, duplicate.line, f"same {key} as line {duplicate.first_line}")
+        RowProblem(file, duplicate.line, f"same as line {duplicate.first_line}", key)
         for duplicate in duplicates[: ImportRejected.max_shown]
     ]
     return ImportRejected(file, problems, len(duplicates))

@@ -329,6 +329,13 @@ class Store(Protocol):
         """The health metrics' raw values; `weeks` is the coming Monday of each page."""
         ...
 
+    def staging_file(self, kind: ImportKind) -> AbstractContextManager[Path]:
+        """A new empty file for an import's validated rows, removed when the block ends.
+
+        A file left by a killed import is removed the next time the store is opened.
+        """
+        ...
+
     def load_staged(
         self,
         kind: ImportKind,

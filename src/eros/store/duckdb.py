@@ -8,7 +8,10 @@ parameter; the only SQL text built here joins identifiers from the project's own
 
 from __future__ import annotations
 
+import glob
 import json
+import os
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -57,6 +60,18 @@ if TYPE_CHECKING:
     from eros.schedule import Schedule
 
 MIGRATIONS_PACKAGE = "eros.store.migrations"
+
+# An import stages its rows in a file beside the store named <store>.staging-<kind>-<random>.csv.
+# Only one process at a time holds the store, and a staged file lives only while its import holds
+# it, so on opening the store every such file is a leftover of a killed import, except those of
+# imports running in this very process (threads of the daemon or the web server), listed here.
+STAGING_INFIX = ".staging-"
+_live_staged_files: set[Path] = set()
+_staging_guard = threading.Lock()
+
+# A staged row holds a few free-text cells of at most 131,072 characters (the csv module's field
+# limit), up to 4 bytes each in UTF-8: more than DuckDB's default line limit of 2 MB.
+STAGED_MAX_LINE_BYTES = 8 * 2**20
 
 
 def _is_lock_error(error: Exception) -> bool:
@@ -113,6 +128,7 @@ class DuckDBStore:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._connection = self._connect(busy_timeout_s)
+        self._remove_stale_staged_files()
         self.migrate()
 
     def _connect(self, busy_timeout_s: float) -> duckdb_module.DuckDBPyConnection:
@@ -1062,6 +1078,35 @@ class DuckDBStore:
 
     # -- imports ----------------------------------------------------------------------------------
 
+    def _staging_folder(self) -> Path:
+        return self.path.absolute().parent
+
+    def _remove_stale_staged_files(self) -> None:
+        """Remove staged files left by killed imports (called once this process holds the store)."""
+        pattern = f"{glob.escape(self.path.name)}{STAGING_INFIX}*"
+        with _staging_guard:
+            for leftover in self._staging_folder().glob(pattern):
+                if leftover not in _live_staged_files:
+                    leftover.unlink(missing_ok=True)
+
+    @contextmanager
+    def staging_file(self, kind: ImportKind) -> Iterator[Path]:
+        with _staging_guard:
+            handle, name = tempfile.mkstemp(
+                dir=self._staging_folder(),
+                prefix=f"{self.path.name}{STAGING_INFIX}{kind}-",
+                suffix=".csv",
+            )
+            os.close(handle)
+            staged = Path(name)
+            _live_staged_files.add(staged)
+        try:
+            yield staged
+        finally:
+            with _staging_guard:
+                _live_staged_files.discard(staged)
+            staged.unlink(missing_ok=True)
+
     def load_staged(
         self,
         kind: ImportKind,
@@ -1096,6 +1141,7 @@ class DuckDBStore:
         return (
             "read_csv(?, header = true, auto_detect = false, "
             f"columns = {{{columns}}}, quote = '\"', escape = '\"', nullstr = '\\N', "
+            f"max_line_size = {STAGED_MAX_LINE_BYTES}, "
             "timestampformat = '%Y-%m-%d %H:%M:%S.%f', dateformat = '%Y-%m-%d')"
         )
 
