@@ -190,6 +190,18 @@ class CaptionSnapshot:
         return frozenset(str(key) for key in self.bank_columns["caption_key"][owners == ""])
 
     @cached_property
+    def contested_keys(self) -> frozenset[str]:
+        """Captions more than one page may use: the shared ones, and a text two pages both own."""
+        owners = self.bank_columns["page_name"]
+        keys = self.bank_columns["caption_key"]
+        seen: dict[str, str] = {}
+        contested = set(self.shared_keys)
+        for key, owner in zip(keys.tolist(), owners.tolist(), strict=True):
+            if seen.setdefault(key, owner) != owner:
+                contested.add(key)
+        return frozenset(contested)
+
+    @cached_property
     def shared_rows(self) -> npt.NDArray[np.bool_]:
         """Which sends are of a shared caption (computed once per snapshot)."""
         import numpy as np

@@ -220,6 +220,8 @@ def read_agency_week(
     store: Store, week_start: date, settings: Settings, replanning: Sequence[str]
 ) -> AgencyWeek:
     """The one read of the store for planning the week starting `week_start` (local Mondays)."""
+    import numpy as np
+
     pages = find_pages(store, None)
     if not pages:
         raise InputError(
@@ -234,29 +236,30 @@ def read_agency_week(
     longest = max(settings.cooldown_days.ppv, settings.cooldown_days.bump)
     first = min(week.week_start_utc for week in weeks.values())
     last = max(week.week_start_utc for week in weeks.values()) + timedelta(days=8)
+    replanned = set(replanning)
     replaced = {
         schedule_id
         for page_name, schedule_id in store.active_schedules(week_start).items()
-        if page_name in set(replanning)
+        if page_name in replanned
     }
     planned = store.planned_sends(
         first - timedelta(days=longest + 1), last + timedelta(days=longest + 1)
     )
-    keep = ~np_isin(planned["schedule_id"], replaced)
+    keep = np.fromiter(
+        (schedule_id not in replaced for schedule_id in planned["schedule_id"]),
+        dtype=bool,
+        count=len(planned["schedule_id"]),
+    )
     planned = {name: column[keep] for name, column in planned.items()}
+    # Another page's lock matters only on a caption more than one page may use.
+    contested = snapshot.contested_keys
     held = [
         lock
         for lock in store.locks_overlapping(first, last + timedelta(days=longest))
-        if lock.schedule_id not in replaced
+        if lock.schedule_id not in replaced and lock.caption_key in contested
     ]
     newest = store.newest_messages({name: week.as_of for name, week in weeks.items()})
     return AgencyWeek(week_start, weeks, reports, snapshot, planned, held, newest)
-
-
-def np_isin(values: Any, members: set[str]) -> Any:
-    import numpy as np
-
-    return np.isin(values, np.asarray(sorted(members), dtype=object))
 
 
 def page_demands(agency: AgencyWeek, page_name: str, settings: Settings) -> list[PageDemand]:
