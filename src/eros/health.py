@@ -371,11 +371,14 @@ def _pure_checks(settings: Settings) -> list[Check]:
 
 
 def _store_checks(store_url: str, settings: Settings | None) -> list[Check]:
+    from eros.errors import StoreNotFoundError
     from eros.store import open_store
     from eros.store.duckdb import migrations
 
     try:
         store = open_store(store_url, busy_timeout_s=5.0)
+    except StoreNotFoundError:
+        raise  # a mistyped --store is bad usage (exit 2), not a failed check
     except Exception as error:
         return [Check("store opens", False, f"{store_url}: {error}")]
     with store:

@@ -61,7 +61,7 @@ def find_pages(store: Store, names: Sequence[str] | None) -> list[Page]:
         return [pages[name] for name in sorted(pages)]
     for name in names:
         if name not in pages:
-            raise UnknownPageError(name, "see `eros pages`")
+            raise UnknownPageError(name, "see `eros pages`", pages)
     return [pages[name] for name in names]
 
 
