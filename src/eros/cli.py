@@ -975,11 +975,13 @@ def daemon_command(store: StoreOption = None) -> None:
 
 @app.command("health")
 def health_command(store: StoreOption = None, as_json: JsonOption = False) -> None:
-    """Score the store's health 0-100 from 7 weighted metrics; exits 0 at >= 80, else 1.
+    """Score the store's health 0-100 from 8 weighted metrics; exits 0 at >= 80, else 1.
 
     Metrics: data freshness, caption-stats freshness, lock backlog, failed exports in 7 days,
-    pages in RED, pages without a schedule for the coming week, caption bank depth (eligible PPV
-    captions vs each page's target). Each shows its value, threshold and ok/warn/fail.
+    live schedules saved but never exported (neither exported nor held back by the gate: a run
+    stopped between save and export), pages in RED, pages without a schedule for the coming week,
+    caption bank depth (eligible PPV captions vs each page's target). Each shows its value,
+    threshold and ok/warn/fail.
 
     Example: eros health --store eros-demo.duckdb --json
     """

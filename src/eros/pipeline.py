@@ -288,6 +288,8 @@ def build_page_week(
         with attempt, open_store(store_url) as store:
             week, report = _analyzed_week(store, page_name, week_start, settings)
             built = build_week(store, week, mode, report, settings)
+            if built.persisted != "not saved":  # exported later, by hand: eros export ID
+                log_skipped_exports(store, {built.schedule.schedule_id: "manual"}, ())
     return built
 
 
@@ -329,6 +331,22 @@ def gate(built: BuiltWeek, auto_export: bool) -> str | None:
     if not auto_export:
         return "manual"
     return None
+
+
+def log_skipped_exports(store: Store, reasons: dict[str, str], destinations: Sequence[str]) -> None:
+    """Log that saved schedules were held back on purpose (status 'skipped', the gate's reason as
+    the error), one row per destination asked for (or 'none'). A saved schedule with no row at
+    all is then one whose run stopped before its export, which `eros health` reports."""
+    from eros.export.rows import ExportLogEntry
+
+    store.record_exports(
+        [
+            ExportLogEntry(schedule_id, destination, "skipped", 0, 0.0, reason)
+            for schedule_id, reason in reasons.items()
+            for destination in destinations or ["none"]
+        ],
+        clock.now(),
+    )
 
 
 def _retrying(settings: Settings) -> Retrying:
@@ -475,6 +493,7 @@ def run_pages(
                 _WORKER_CONTEXT = None
         else:
             runs = [complete(week, in_process(week)) for week in weeks]
+        log_skipped_exports(store, _held_back(runs, auto_export), destinations)
 
     exportable: list[PageRun] = []
     for run in runs:
@@ -503,6 +522,17 @@ def run_pages(
         started_at=started_at,
         files=files,
     )
+
+
+def _held_back(runs: Sequence[PageRun], auto_export: bool) -> dict[str, str]:
+    """schedule_id -> the gate's reason, for the saved schedules the gate keeps from export."""
+    reasons = {}
+    for run in runs:
+        if run.built is not None and run.built.persisted != "not saved":
+            reason = gate(run.built, auto_export)
+            if reason is not None:
+                reasons[run.built.schedule.schedule_id] = reason
+    return reasons
 
 
 def export_runs(
