@@ -41,7 +41,7 @@ def settings(db_path: Path) -> Settings:
 
 @pytest.fixture
 def fresh_store(db_path: Path) -> Iterator[Store]:
-    with open_store(str(db_path)) as store:
+    with open_store(str(db_path), create=True) as store:
         yield store
 
 

@@ -226,7 +226,7 @@ def test_a_platform_wide_drop_flags_no_page(tmp_path: Path) -> None:
         "messages": world.messages,
         "fans": world.fans,
     }
-    with open_store(str(tmp_path / "drop.duckdb")) as store:
+    with open_store(str(tmp_path / "drop.duckdb"), create=True) as store:
         for kind in DEMO_ORDER:
             file = tmp_path / f"{kind}.csv"
             write_csv(file, import_columns(kind), tables[kind])

@@ -174,3 +174,190 @@ def test_demo_files_import_again_changing_nothing(
     report = json.loads(out)
     assert report["rows"] > 0
     assert (report["inserted"], report["updated"], report["unchanged"]) == (0, 0, report["rows"])
+
+
+# -- a store is never created by accident ----------------------------------------------------------
+
+NO_STORE_COMMANDS = [
+    ["pages"],
+    ["analyze", "--all"],
+    ["select", "jadebri"],
+    ["build", "jadebri"],
+    ["run", "--all"],
+    ["export", "SCH_2025W45_JADEBRI_ABC123"],
+    ["jobs", "update-stats"],
+    ["jobs", "sweep-locks"],
+    ["jobs", "daily"],
+    ["health"],
+    ["verify"],
+]
+
+
+@pytest.mark.parametrize("command", NO_STORE_COMMANDS, ids=" ".join)
+def test_a_command_never_creates_a_store(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = invoke(*command, "--store", "typo.duckdb")
+    assert code == 2, out + err
+    assert err == "error: no store at typo.duckdb (create one with eros demo or eros import)\n"
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_the_default_store_is_not_created_either(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = invoke("health")
+    assert code == 2
+    assert err == "error: no store at eros.duckdb (create one with eros demo or eros import)\n"
+    assert not (tmp_path / "eros.duckdb").exists()
+
+
+def test_the_daemon_refuses_a_missing_store_before_it_starts(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # A subprocess with a timeout: a daemon that starts anyway would otherwise block the test.
+    done = subprocess.run(
+        [sys.executable, "-m", "eros", "daemon", "--store", "typo.duckdb"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "no store at typo.duckdb" in done.stderr
+    assert not (tmp_path / "typo.duckdb").exists()
+
+
+def test_a_missing_store_is_a_json_error_with_json(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.duckdb"
+    code, out, err = invoke("pages", "--store", str(missing), "--json")
+    assert code == 2
+    assert json.loads(out) == {
+        "error": f"no store at {missing} (create one with eros demo or eros import)",
+        "exit_code": 2,
+    }
+    assert err == ""
+
+
+# -- every option is validated ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def pages_store(tmp_path: Path) -> str:
+    """A store with two pages and no history, made the way a user makes one."""
+    store = str(tmp_path / "pages.duckdb")
+    code, _, err = invoke("import", "pages", str(write_pages(tmp_path)), "--store", store)
+    assert code == 0, err
+    return store
+
+
+def one_line_error(err: str) -> str:
+    """The error line, checked to be the only line (no traceback, no usage box)."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["analyze", "--all", "--lookback", "0"], "--lookback"),
+        (["analyze", "--all", "--lookback", "13"], "--lookback"),
+        (["select", "jadebri", "--count", "-3"], "--count"),
+        (["select", "jadebri", "--count", "0"], "--count"),
+        (["demo", "--seed", "-1"], "--seed"),
+        (["backtest", "--seed", "-1"], "--seed"),
+        (["backtest", "--weeks", "0"], "--weeks"),
+        (["run", "--all", "--export", ""], "--export"),
+        (["run", "--all", "--export", "csv,csv"], "csv"),
+        (["export", "SCH_X", "--to", ""], "--to"),
+        (["analyze", "jadebri", "jadebri"], "jadebri"),
+        (["run", "jadebri", "london", "jadebri"], "jadebri"),
+        (["backtest", "--pages", "jadebri,jadebri"], "jadebri"),
+        (["analyze", "jadebri", "--all"], "--all"),
+        (["run", "jadebri", "--all"], "--all"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else None,
+)
+def test_a_bad_option_exits_2_before_any_work(
+    args: list[str], message: str, pages_store: str
+) -> None:
+    code, out, err = (
+        invoke(*args, "--store", pages_store)
+        if args[0]
+        not in (
+            "demo",
+            "backtest",
+        )
+        else invoke(*args)
+    )
+    assert code == 2, out + err
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["analyze", "jadebrii"],
+        ["select", "jadebrii"],
+        ["build", "jadebrii"],
+        ["run", "jadebrii", "--week", "2025-11-03"],
+    ],
+    ids=" ".join,
+)
+def test_an_unknown_page_suggests_the_close_one(args: list[str], pages_store: str) -> None:
+    code, _, err = invoke(*args, "--store", pages_store)
+    assert code == 2
+    assert one_line_error(err) == (
+        "error: unknown page 'jadebrii'; did you mean 'jadebri'? (see `eros pages`)"
+    )
+
+
+def test_analyze_all_on_an_empty_store_is_one_line(tmp_path: Path) -> None:
+    from eros.store import open_store
+
+    store = tmp_path / "empty.duckdb"
+    with open_store(str(store), create=True):
+        pass
+    code, _, err = invoke("analyze", "--all", "--store", str(store))
+    assert code == 2
+    assert one_line_error(err) == (
+        f"error: no pages in {store}: import them with eros import pages FILE, or run eros demo"
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["select", "jadebri", "--count", "-3"],
+        ["analyze", "jadebri", "jadebri"],
+        ["analyze", "jadebrii"],
+        ["analyze", "--all", "--as-of", "yesterday"],
+        ["jobs", "daily", "--date", "soon"],
+    ],
+    ids=" ".join,
+)
+def test_with_json_every_error_is_json(args: list[str], pages_store: str) -> None:
+    code, out, err = invoke(*args, "--store", pages_store, "--json")
+    assert code == 2
+    error = json.loads(out)
+    assert set(error) == {"error", "exit_code"}
+    assert error["exit_code"] == 2
+    assert error["error"]
+    assert err == ""
+
+
+def test_with_json_a_rejected_import_lists_its_rows(tmp_path: Path) -> None:
+    bad = tmp_path / "pages.csv"
+    bad.write_text("page_name,page_type\nok,free\nbad,vip\n")
+    code, out, _ = invoke(
+        "import", "pages", str(bad), "--store", str(tmp_path / "s.duckdb"), "--json"
+    )
+    assert code == 2
+    error = json.loads(out)
+    assert error["error"] == f"{bad}: 1 bad row(s); nothing was imported"
+    assert error["details"][0].startswith(f"{bad}:3: page_type is 'vip'")

@@ -80,7 +80,7 @@ def stop(process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def test_daemon_runs_each_job_and_stops_on_sigterm(db_path: Path, tmp_path: Path) -> None:
-    with open_store(str(db_path)):
+    with open_store(str(db_path), create=True):
         pass
     log = tmp_path / "daemon.log"
     process = start_daemon(db_path, log)
@@ -92,7 +92,7 @@ def test_daemon_runs_each_job_and_stops_on_sigterm(db_path: Path, tmp_path: Path
 
 
 def test_two_daemons_never_run_one_job_at_once(db_path: Path, tmp_path: Path) -> None:
-    with open_store(str(db_path)):
+    with open_store(str(db_path), create=True):
         pass
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     processes = [start_daemon(db_path, log) for log in logs]
@@ -113,7 +113,7 @@ def test_two_daemons_never_run_one_job_at_once(db_path: Path, tmp_path: Path) ->
 def test_a_held_lease_skips_the_run_and_an_expired_one_is_taken_over(db_path: Path) -> None:
     settings = load_settings(store=str(db_path))
     now = datetime.now(UTC)
-    with open_store(str(db_path)) as store:
+    with open_store(str(db_path), create=True) as store:
         assert store.acquire_lease("sweep-locks", "other", now, 3600) == "other"
         assert store.acquire_lease("sweep-locks", "me", now, 3600) == "other"
     skipped = run_job("sweep-locks", str(db_path), settings, holder="me")

@@ -76,7 +76,7 @@ def test_update_stats_refreshes_only_pages_whose_messages_changed(
 
 
 def test_sweep_frees_expired_and_superseded_locks(db_path: Path) -> None:
-    with open_store(str(db_path)) as store:
+    with open_store(str(db_path), create=True) as store:
         assert isinstance(store, DuckDBStore)
         store.execute(
             "INSERT INTO schedules (schedule_id, page_name, week_start, mode, saturation_zone, "

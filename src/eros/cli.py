@@ -1,7 +1,8 @@
 """The `eros` command: thin commands that parse, call one library function and print.
 
-One error handler (ErosGroup.invoke) turns the project's own errors into one line and an exit code:
-2 for bad usage or input, 1 for a failed run. `eros --debug ...` shows the traceback instead.
+One error handler (ErosGroup.invoke) turns the project's own errors and bad options into one line
+and an exit code: 2 for bad usage or input, 1 for a failed run. With --json the error is a JSON
+object on stdout instead. `eros --debug ...` shows the traceback of the project's own errors.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer._click import Context
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
 from eros import __version__
@@ -32,25 +35,52 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 class _State:
     debug = False
     config: Path | None = None
+    json_written = False  # a command already printed its JSON document (see print_json)
 
 
 state = _State()
+
+JSON_ERRORS = "eros.json_errors"  # ctx.meta key: the command line asked for --json
 
 
 class ErosGroup(TyperGroup):
     """The command group with the project's one error handler."""
 
-    def invoke(self, ctx: Any) -> Any:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        # Seen before any option is parsed, so that even a bad option is reported as JSON.
+        if ctx.parent is None:
+            ctx.meta[JSON_ERRORS] = "--json" in args
+            state.json_written = False
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except ErosError as error:
             if state.debug:
                 raise
-            err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True, markup=True)
-            if isinstance(error, ImportRejected):
-                for line in error.details():
-                    err_console.print(line, soft_wrap=True, markup=False)
-            raise typer.Exit(error.exit_code) from None
+            details = error.details() if isinstance(error, ImportRejected) else []
+            _report_error(ctx, str(error), error.exit_code, details)
+        except NoArgsIsHelpError:
+            raise
+        except ClickException as error:
+            # A bad option or argument (typer's own checks and the callbacks below).
+            _report_error(ctx, error.format_message(), error.exit_code, [])
+
+
+def _report_error(ctx: Context, message: str, exit_code: int, details: list[str]) -> None:
+    """Print one error, as a JSON object on stdout under --json (unless the command already wrote
+    its JSON document) or as one line on stderr, and exit with its code."""
+    if ctx.meta.get(JSON_ERRORS) and not state.json_written:
+        error: dict[str, Any] = {"error": message, "exit_code": exit_code}
+        if details:
+            error["details"] = details
+        print_json(error)
+    else:
+        err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+        for line in details:
+            err_console.print(line, soft_wrap=True, markup=False)
+    raise typer.Exit(exit_code) from None
 
 
 app = typer.Typer(
@@ -105,9 +135,9 @@ def main_options(
     state.config = config
 
 
-def settings_for(store: str | None = None) -> Settings:
+def settings_for(store: str | None = None, **flags: Any) -> Settings:
     """The effective settings, with the command's flags as the top layer."""
-    return load_settings(state.config, store=store)
+    return load_settings(state.config, store=store, **flags)
 
 
 def _jsonable(value: Any) -> Any:
@@ -128,6 +158,58 @@ def _jsonable(value: Any) -> Any:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(_jsonable(value), indent=2, ensure_ascii=False) + "\n")
+    state.json_written = True
+
+
+# -- option checks (typer reports a failed one as a usage error: exit 2) --------------------------
+
+
+def _distinct_pages(pages: list[str] | None) -> list[str] | None:
+    """Page arguments: each page once."""
+    return _distinct(pages or [], "page") or None
+
+
+def _distinct(names: list[str], what: str) -> list[str]:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise typer.BadParameter(f"{what} {name!r} given twice")
+        seen.add(name)
+    return names
+
+
+def _destination_list(text: str) -> str:
+    """--export / --to: at least one destination, each once (names are checked by the exporter)."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    if not names:
+        raise typer.BadParameter("name at least one destination: xlsx, csv, ics or sheets")
+    _distinct(names, "destination")
+    return text
+
+
+def _lookback_days(days: int | None) -> int | None:
+    """--lookback obeys the same bounds as the setting saturation.lookback_days."""
+    if days is not None:
+        from pydantic import ValidationError
+
+        from eros.settings import SaturationRules
+
+        try:
+            SaturationRules(lookback_days=days)
+        except ValidationError as error:
+            raise typer.BadParameter(str(error.errors()[0]["msg"])) from None
+    return days
+
+
+def _chosen_pages(pages: list[str] | None, all_pages: bool) -> list[str] | None:
+    """The named pages, or None for --all; naming both or neither is a usage error."""
+    from eros.errors import InputError
+
+    if pages and all_pages:
+        raise InputError("name pages or pass --all, not both")
+    if not pages and not all_pages:
+        raise InputError("name one or more pages, or pass --all")
+    return None if all_pages else list(pages or [])
 
 
 # -- import ---------------------------------------------------------------------------------------
@@ -171,7 +253,7 @@ def import_command(
         def progress(rows: int) -> None:
             err_console.print(f"  {rows:,} rows checked", style="dim")
 
-    with open_store(settings.store) as opened:
+    with open_store(settings.store, create=True) as opened:
         report = import_file(
             opened, kind.value, file, settings, create_pages=create_pages, on_progress=progress
         )
@@ -239,10 +321,18 @@ def pages_command(store: StoreOption = None, as_json: JsonOption = False) -> Non
 
 @app.command("analyze")
 def analyze_command(
-    pages: Annotated[list[str] | None, typer.Argument(help="Pages to analyse.")] = None,
+    pages: Annotated[
+        list[str] | None,
+        typer.Argument(help="Pages to analyse.", callback=_distinct_pages, show_default=False),
+    ] = None,
     all_pages: Annotated[bool, typer.Option("--all", help="Analyse every page.")] = False,
     lookback: Annotated[
-        int | None, typer.Option("--lookback", help="Days of history to read (default 90).")
+        int | None,
+        typer.Option(
+            "--lookback",
+            help="Days of history to read (default 90, at least 14).",
+            callback=_lookback_days,
+        ),
     ] = None,
     as_of: Annotated[
         str | None,
@@ -262,23 +352,23 @@ def analyze_command(
     from eros import clock
     from eros.analyze import analyze_pages
     from eros.errors import InputError, UnknownPageError
-    from eros.store import open_store
+    from eros.store import open_store, store_path
 
-    settings = settings_for(store)
-    if lookback is not None:
-        settings = settings.model_copy(
-            update={
-                "saturation": settings.saturation.model_copy(update={"lookback_days": lookback})
-            }
-        )
-    if not pages and not all_pages:
-        raise InputError("name one or more pages, or pass --all")
+    settings = settings_for(
+        store, saturation=None if lookback is None else {"lookback_days": lookback}
+    )
+    named = _chosen_pages(pages, all_pages)
     with open_store(settings.store) as opened:
         known = {page.page_name: page for page in opened.pages()}
-        chosen = sorted(known) if all_pages else list(pages or [])
+        if not known:
+            raise InputError(
+                f"no pages in {store_path(settings.store)}: import them with "
+                "eros import pages FILE, or run eros demo"
+            )
+        chosen = sorted(known) if named is None else named
         for name in chosen:
             if name not in known:
-                raise UnknownPageError(name, "see `eros pages`")
+                raise UnknownPageError(name, "see `eros pages`", known)
         if as_of is None:
             instants = {name: clock.now() for name in chosen}
         else:
@@ -364,7 +454,8 @@ def select_command(
     page: Annotated[str, typer.Argument(help="The page to select captions for.")],
     week: WeekOption = "next",
     count: Annotated[
-        int | None, typer.Option("--count", help="PPV pool size (default: the caption target).")
+        int | None,
+        typer.Option("--count", min=1, help="PPV pool size (default: the caption target)."),
     ] = None,
     mode: ModeOption = "optimize",
     store: StoreOption = None,
@@ -496,7 +587,10 @@ def _print_schedule(schedule: Any) -> None:
 
 @app.command("run")
 def run_command(
-    pages: Annotated[list[str] | None, typer.Argument(help="Pages to plan.")] = None,
+    pages: Annotated[
+        list[str] | None,
+        typer.Argument(help="Pages to plan.", callback=_distinct_pages, show_default=False),
+    ] = None,
     all_pages: Annotated[bool, typer.Option("--all", help="Plan every page.")] = False,
     week: WeekOption = "next",
     mode: ModeOption = "optimize",
@@ -512,11 +606,15 @@ def run_command(
     ] = True,
     export: Annotated[
         str,
-        typer.Option("--export", help="Destinations, comma-separated: xlsx, csv, ics, sheets."),
+        typer.Option(
+            "--export",
+            help="Destinations, comma-separated: xlsx, csv, ics, sheets.",
+            callback=_destination_list,
+        ),
     ] = "xlsx,csv",
-    out: Annotated[Path, typer.Option("--out", help="Folder for xlsx, csv and ics files.")] = Path(
-        "out"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", file_okay=False, help="Folder for xlsx, csv and ics files.")
+    ] = Path("out"),
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -530,7 +628,6 @@ def run_command(
 
     Example: eros run --all --week 2025-11-03 --export xlsx,csv --out out --store eros-demo.duckdb
     """
-    from eros.errors import InputError
     from eros.export import check_destinations, parse_destinations
     from eros.pipeline import run_summary
 
@@ -538,13 +635,12 @@ def run_command(
     _check_mode(mode)
     destinations = parse_destinations(export)
     check_destinations(destinations, settings)  # e.g. Sheets without credentials: before planning
-    if not pages and not all_pages:
-        raise InputError("name one or more pages, or pass --all")
+    named = _chosen_pages(pages, all_pages)
     monday = _week(week, settings)
     show_progress = not as_json and console.is_terminal
     result = _run_with_progress(
         settings,
-        None if all_pages else pages,
+        named,
         monday,
         mode,
         auto_export,
@@ -671,7 +767,8 @@ def backtest_command(
         ),
     ] = "eros,seed,random,oracle",
     seed: Annotated[
-        int, typer.Option("--seed", help="Seed of the demo world and of every policy's draws.")
+        int,
+        typer.Option("--seed", min=0, help="Seed of the demo world and of every policy's draws."),
     ] = 7,
     start: Annotated[
         str,
@@ -680,7 +777,10 @@ def backtest_command(
         ),
     ] = "2025-11-03",
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write a PNG chart of weekly revenue per policy.")
+        Path | None,
+        typer.Option(
+            "--plot", dir_okay=False, help="Write a PNG chart of weekly revenue per policy."
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -701,7 +801,7 @@ def backtest_command(
     chosen = (
         None
         if pages.strip().lower() == "all"
-        else [page.strip() for page in pages.split(",") if page.strip()]
+        else _distinct([page.strip() for page in pages.split(",") if page.strip()], "page")
     )
     quiet = as_json or not err_console.is_terminal
 
@@ -736,9 +836,14 @@ def backtest_command(
 def export_command(
     schedule_id: Annotated[str, typer.Argument(help="A saved schedule's id (SCH_...).")],
     to: Annotated[
-        str, typer.Option("--to", help="xlsx, csv, ics or sheets (comma-separated).")
+        str,
+        typer.Option(
+            "--to", help="xlsx, csv, ics or sheets (comma-separated).", callback=_destination_list
+        ),
     ] = "csv",
-    out: Annotated[Path, typer.Option("--out", help="Folder for the files.")] = Path("out"),
+    out: Annotated[
+        Path, typer.Option("--out", file_okay=False, help="Folder for the files.")
+    ] = Path("out"),
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -867,8 +972,10 @@ def daemon_command(store: StoreOption = None) -> None:
     import logging
 
     from eros.daemon import run_daemon, schedules
+    from eros.store import require_store
 
     settings = settings_for(store)
+    require_store(settings.store)  # a missing store is an error now, not at every job
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for job, cron in schedules(settings).items():
         err_console.print(f"{job}: {cron} ({settings.timezone})", style="dim")
@@ -878,11 +985,13 @@ def daemon_command(store: StoreOption = None) -> None:
 
 @app.command("health")
 def health_command(store: StoreOption = None, as_json: JsonOption = False) -> None:
-    """Score the store's health 0-100 from 7 weighted metrics; exits 0 at >= 80, else 1.
+    """Score the store's health 0-100 from 8 weighted metrics; exits 0 at >= 80, else 1.
 
     Metrics: data freshness, caption-stats freshness, lock backlog, failed exports in 7 days,
-    pages in RED, pages without a schedule for the coming week, caption bank depth (eligible PPV
-    captions vs each page's target). Each shows its value, threshold and ok/warn/fail.
+    live schedules saved but never exported (neither exported nor held back by the gate: a run
+    stopped between save and export), pages in RED, pages without a schedule for the coming week,
+    caption bank depth (eligible PPV captions vs each page's target). Each shows its value,
+    threshold and ok/warn/fail.
 
     Example: eros health --store eros-demo.duckdb --json
     """
@@ -955,25 +1064,29 @@ def verify_command(store: StoreOption = None, as_json: JsonOption = False) -> No
 
 @app.command("demo")
 def demo_command(
-    store: Annotated[Path, typer.Option("--store", help="Where to build the demo store.")] = Path(
-        "eros-demo.duckdb"
-    ),
+    store: Annotated[
+        Path, typer.Option("--store", dir_okay=False, help="Where to build the demo store.")
+    ] = Path("eros-demo.duckdb"),
     week: Annotated[
         str,
         typer.Option("--week", help="The Monday to plan (history ends the day before), or 'next'."),
     ] = "next",
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic world.")] = 7,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the synthetic world.")] = 7,
     data_dir: Annotated[
         Path | None,
-        typer.Option("--data-dir", help="Also keep the generated import files in this folder."),
+        typer.Option(
+            "--data-dir",
+            file_okay=False,
+            help="Also keep the generated import files in this folder.",
+        ),
     ] = None,
     run: Annotated[
         bool,
         typer.Option("--run/--no-run", help="Then run the main job: plan and export every page."),
     ] = True,
-    out: Annotated[Path, typer.Option("--out", help="Folder for schedules.xlsx and .csv.")] = Path(
-        "out"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", file_okay=False, help="Folder for schedules.xlsx and .csv.")
+    ] = Path("out"),
     as_json: JsonOption = False,
 ) -> None:
     """Build a demo agency and plan its week: the seed's 38 pages with 26 weeks of history.

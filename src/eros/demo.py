@@ -121,7 +121,7 @@ def demo_from_world(
     with tempfile.TemporaryDirectory(prefix="eros-demo-") as scratch:
         folder = data_dir or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        with open_store(str(building)) as store:
+        with open_store(str(building), create=True) as store:
             for kind in DEMO_ORDER:
                 file = folder / f"{kind}.csv"
                 write_csv(file, import_columns(kind), tables[kind])

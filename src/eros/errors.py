@@ -8,6 +8,7 @@ Errors carry the data a user needs to act (file, line, page, rule) and print as 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -35,13 +36,28 @@ class SettingsError(InputError):
     """A setting has a wrong value (from eros.toml, an EROS_* variable or a flag)."""
 
 
-class UnknownPageError(InputError):
-    """A page name that the store does not know."""
+class StoreNotFoundError(InputError):
+    """A command other than `eros import` or `eros demo` named a store that does not exist."""
 
-    def __init__(self, page_name: str, hint: str = "") -> None:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"no store at {path} (create one with eros demo or eros import)")
+
+
+class UnknownPageError(InputError):
+    """A page name that the store does not know; names the closest known page when one is close."""
+
+    def __init__(self, page_name: str, hint: str = "", known: Iterable[str] = ()) -> None:
+        from difflib import get_close_matches
+
         self.page_name = page_name
         message = f"unknown page {page_name!r}"
-        super().__init__(f"{message}; {hint}" if hint else message)
+        close = get_close_matches(page_name, list(known), n=1)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
+            super().__init__(f"{message} ({hint})" if hint else message)
+        else:
+            super().__init__(f"{message}; {hint}" if hint else message)
 
 
 class StoreError(TerminalError):

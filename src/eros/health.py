@@ -1,4 +1,4 @@
-"""`eros health` (a 0-100 score over 7 weighted metrics) and `eros verify` (named PASS/FAIL checks).
+"""`eros health` (a 0-100 score over 8 weighted metrics) and `eros verify` (named PASS/FAIL checks).
 
 The scoring is pure (metric values in, statuses and score out); `gather_health` and `verify` do the
 reading. Both finish in well under two seconds on the demo store.
@@ -26,12 +26,15 @@ CREDIT: dict[Status, float] = {"ok": 1.0, "warn": 0.5, "fail": 0.0}
 WEIGHTS: dict[str, int] = {
     "data_freshness": 20,
     "stats_freshness": 10,
-    "lock_backlog": 10,
+    "lock_backlog": 5,
     "failed_exports_7d": 10,
-    "pages_red": 15,
+    "schedules_not_exported": 15,
+    "pages_red": 10,
     "pages_without_schedule": 15,
-    "caption_bank_depth": 20,
+    "caption_bank_depth": 15,
 }
+# A run saves every page before it exports; a schedule younger than this may still be on its way.
+EXPORT_GRACE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def score(metrics: list[Metric]) -> int:
 
 @dataclass(frozen=True)
 class HealthInputs:
-    """The seven metrics' raw values."""
+    """The metrics' raw values."""
 
     data_age_hours: float | None
     stale_stats_pages: int
@@ -81,10 +84,11 @@ class HealthInputs:
     schedules_due: bool  # the build weekday has passed, so next week's schedules should exist
     build_weekday: str
     depth: dict[str, tuple[int, int]]  # page -> (eligible PPV captions, caption target)
+    unexported_schedules: list[str]  # live schedules neither exported nor skipped by the gate
 
 
 def metrics_from(inputs: HealthInputs) -> list[Metric]:
-    """Pure: the seven metrics with value, threshold and status."""
+    """Pure: the metrics with value, threshold and status."""
     pages = max(inputs.pages, 1)
     age = inputs.data_age_hours
     missing = inputs.pages_without_schedule if inputs.schedules_due else []
@@ -133,6 +137,22 @@ def metrics_from(inputs: HealthInputs) -> list[Metric]:
             "0 failed exports in 7 days (warn to 3)",
             grade(inputs.failed_exports, 0, 3),
             f"{inputs.failed_exports} failed export attempt(s) in the last 7 days",
+        ),
+        Metric(
+            "schedules_not_exported",
+            WEIGHTS["schedules_not_exported"],
+            len(inputs.unexported_schedules),
+            "0 live schedules saved but neither exported nor held back by the gate",
+            grade(len(inputs.unexported_schedules), 0, 0),
+            f"{len(inputs.unexported_schedules)} live schedule(s) saved but never exported"
+            + (
+                " (a run stopped between save and export, or every attempt failed): "
+                + ", ".join(inputs.unexported_schedules[:5])
+                + (" …" if len(inputs.unexported_schedules) > 5 else "")
+                + "; export each with eros export ID, or run the week again"
+                if inputs.unexported_schedules
+                else ""
+            ),
         ),
         Metric(
             "pages_red",
@@ -205,7 +225,11 @@ def gather_health(store_url: str, settings: Settings) -> HealthReport:
             page.page_name: clock.coming_monday(clock.zone(page.timezone), now) for page in pages
         }
         facts: HealthFacts = store.health_facts(
-            now, now - timedelta(days=7), weeks, settings.cooldown_days.ppv
+            now,
+            now - timedelta(days=7),
+            weeks,
+            settings.cooldown_days.ppv,
+            saved_before=now - EXPORT_GRACE,
         )
         reports = (
             analyze_weeks(
@@ -232,6 +256,7 @@ def gather_health(store_url: str, settings: Settings) -> HealthReport:
             name: (facts.eligible_ppv.get(name, 0), report.caption_target)
             for name, report in reports.items()
         },
+        unexported_schedules=facts.unexported_schedules,
     )
     return report_from(metrics_from(inputs), now)
 
@@ -371,11 +396,14 @@ def _pure_checks(settings: Settings) -> list[Check]:
 
 
 def _store_checks(store_url: str, settings: Settings | None) -> list[Check]:
+    from eros.errors import StoreNotFoundError
     from eros.store import open_store
     from eros.store.duckdb import migrations
 
     try:
         store = open_store(store_url, busy_timeout_s=5.0)
+    except StoreNotFoundError:
+        raise  # a mistyped --store is bad usage (exit 2), not a failed check
     except Exception as error:
         return [Check("store opens", False, f"{store_url}: {error}")]
     with store:

@@ -5,7 +5,6 @@ pure stage, and writes its result back; the decisions live in the stage modules.
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import multiprocessing
@@ -79,9 +78,7 @@ def find_pages(store: Store, names: Sequence[str] | None) -> list[Page]:
     seen: set[str] = set()
     for name in names:
         if name not in pages:
-            close = difflib.get_close_matches(name, list(pages), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else "see `eros pages`"
-            raise UnknownPageError(name, hint)
+            raise UnknownPageError(name, "see `eros pages`", pages)
         if name in seen:
             raise InputError(f"page {name!r} is named twice")
         seen.add(name)
@@ -489,10 +486,18 @@ def report_summary(report: PerformanceReport) -> dict[str, object]:
 def build_page_week(
     store_url: str, page_name: str, week_start: date, mode: str, settings: Settings
 ) -> BuiltWeek:
-    """`eros build`: one page-week end to end, from what the agency's allocation leaves it.
-    Raises the page's error (stale data, a lock conflict) when it could not be planned."""
+    """`eros build`: one page-week end to end, from what the agency's allocation leaves it; its
+    export is left to `eros export ID` (logged as skipped, manual). Raises the page's error (stale
+    data, a lock conflict) when it could not be planned."""
     result = run_pages(
-        store_url, [page_name], week_start, mode, settings, parallel=False, destinations=()
+        store_url,
+        [page_name],
+        week_start,
+        mode,
+        settings,
+        auto_export=False,
+        parallel=False,
+        destinations=(),
     )
     (run,) = result.pages
     if run.built is None:
@@ -551,6 +556,22 @@ def gate(built: BuiltWeek, auto_export: bool) -> str | None:
     if not auto_export:
         return "manual"
     return None
+
+
+def log_skipped_exports(store: Store, reasons: dict[str, str], destinations: Sequence[str]) -> None:
+    """Log that saved schedules were held back on purpose (status 'skipped', the gate's reason as
+    the error), one row per destination asked for (or 'none'). A saved schedule with no row at
+    all is then one whose run stopped before its export, which `eros health` reports."""
+    from eros.export.rows import ExportLogEntry
+
+    store.record_exports(
+        [
+            ExportLogEntry(schedule_id, destination, "skipped", 0, 0.0, reason)
+            for schedule_id, reason in reasons.items()
+            for destination in destinations or ["none"]
+        ],
+        clock.now(),
+    )
 
 
 def retrying(settings: Settings) -> Retrying:
@@ -718,6 +739,7 @@ def run_pages(
                 run.built = replace(run.built, persisted=outcome)
                 if streamed is not None and gate(run.built, auto_export) is None:
                     streamed.send(schedule_export(run.built.schedule))
+        log_skipped_exports(store, _held_back(list(runs.values()), auto_export), destinations)
 
     ordered = [runs[name] for name in names]
     exportable: list[PageRun] = []
@@ -747,6 +769,17 @@ def run_pages(
         started_at=started_at,
         files=files,
     )
+
+
+def _held_back(runs: Sequence[PageRun], auto_export: bool) -> dict[str, str]:
+    """schedule_id -> the gate's reason, for the saved schedules the gate keeps from export."""
+    reasons = {}
+    for run in runs:
+        if run.built is not None and run.built.persisted != "not saved":
+            reason = gate(run.built, auto_export)
+            if reason is not None:
+                reasons[run.built.schedule.schedule_id] = reason
+    return reasons
 
 
 def export_runs(

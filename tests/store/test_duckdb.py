@@ -36,7 +36,7 @@ def test_migrations_from_empty_create_every_table(fresh_store: Store) -> None:
 
 
 def test_reopening_applies_nothing_twice(db_path: Path) -> None:
-    with open_store(str(db_path)) as store:
+    with open_store(str(db_path), create=True) as store:
         version = store.schema_version()
     with open_store(str(db_path)) as store:
         assert store.schema_version() == version
@@ -44,7 +44,7 @@ def test_reopening_applies_nothing_twice(db_path: Path) -> None:
 
 
 def test_a_store_from_a_newer_eros_is_refused(db_path: Path) -> None:
-    with open_store(str(db_path)):
+    with open_store(str(db_path), create=True):
         pass
     connection = duckdb.connect(str(db_path))
     connection.execute("INSERT INTO schema_version VALUES (999, 'future', now())")
@@ -120,7 +120,7 @@ WRITER = textwrap.dedent(
 def test_two_processes_write_concurrently_without_errors_or_lost_rows(
     db_path: Path, tmp_path: Path
 ) -> None:
-    with open_store(str(db_path)) as store:
+    with open_store(str(db_path), create=True) as store:
         store.upsert_pages([Page("p1", "standard", "UTC"), Page("p2", "standard", "UTC")])
     units = 30
     writers = [
@@ -157,3 +157,17 @@ def test_store_urls(url: str, expected: Path) -> None:
 def test_bad_store_urls_are_input_errors(url: str) -> None:
     with pytest.raises(InputError):
         store_path(url)
+
+
+def test_opening_a_missing_store_creates_nothing_unless_asked(tmp_path: Path) -> None:
+    from eros.errors import StoreNotFoundError
+
+    missing = tmp_path / "typo.duckdb"
+    with pytest.raises(StoreNotFoundError, match=r"^no store at .*typo\.duckdb "):
+        open_store(str(missing))
+    assert not missing.exists()
+    with pytest.raises(StoreNotFoundError):
+        open_store(f"duckdb:///{missing}")
+    with open_store(str(missing), create=True):
+        pass
+    assert missing.is_file()

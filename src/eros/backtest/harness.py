@@ -241,7 +241,9 @@ def _check_pages(pages: Sequence[str] | None) -> list[str]:
         return known
     for name in pages:
         if name not in known:
-            raise UnknownPageError(name, "the demo world has the seed's 38 pages (eros pages)")
+            raise UnknownPageError(
+                name, "the demo world has the seed's 38 pages (eros pages)", known
+            )
     return sorted(set(pages))
 
 
@@ -256,7 +258,7 @@ def _fill_store(path: Path, world: World, settings: Settings, folder: Path) -> N
         "messages": world.messages,
         "fans": world.fans,
     }
-    with open_store(str(path)) as store:
+    with open_store(str(path), create=True) as store:
         for kind in DEMO_ORDER:
             file = folder / f"history-{kind}.csv"
             write_csv(file, import_columns(kind), tables[kind])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eros.errors import InputError
+from eros.errors import InputError, StoreNotFoundError
 from eros.store.base import Store
 
-__all__ = ["Store", "open_store", "store_path"]
+__all__ = ["Store", "open_store", "require_store", "store_path"]
 
 
 def store_path(url: str) -> Path:
@@ -28,8 +28,21 @@ def store_path(url: str) -> Path:
     return Path(rest[1:]).expanduser()
 
 
-def open_store(url: str, *, busy_timeout_s: float = 30.0) -> Store:
-    """Open the store at `url` (migrating it if needed). Close it when the unit of work ends."""
+def open_store(url: str, *, create: bool = False, busy_timeout_s: float = 30.0) -> Store:
+    """Open the store at `url` (migrating it if needed). Close it when the unit of work ends.
+
+    Only `eros import` and `eros demo` make a new store (`create=True`): for every other command a
+    mistyped --store must be an error, not a new empty store that plans nothing and scores healthy.
+    """
     from eros.store.duckdb import DuckDBStore
 
-    return DuckDBStore(store_path(url), url=url, busy_timeout_s=busy_timeout_s)
+    path = store_path(url) if create else require_store(url)
+    return DuckDBStore(path, url=url, busy_timeout_s=busy_timeout_s)
+
+
+def require_store(url: str) -> Path:
+    """The file of an existing store, or StoreNotFoundError (without opening it)."""
+    path = store_path(url)
+    if not path.exists():
+        raise StoreNotFoundError(str(path))
+    return path

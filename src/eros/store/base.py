@@ -189,6 +189,9 @@ class HealthFacts:
     failed_exports: int
     pages_without_schedule: list[str]
     eligible_ppv: dict[str, int]
+    # Live schedules (week not over, saved before `saved_before`) with neither an export nor a
+    # gate's skip in schedule_export_log: the run that saved them stopped before its export.
+    unexported_schedules: list[str]
 
 
 class Store(Protocol):
@@ -324,9 +327,15 @@ class Store(Protocol):
     def alerts(self, kind: str | None = None) -> list[Alert]: ...
 
     def health_facts(
-        self, now: datetime, since: datetime, weeks: dict[str, date], ppv_cooldown_days: int
+        self,
+        now: datetime,
+        since: datetime,
+        weeks: dict[str, date],
+        ppv_cooldown_days: int,
+        saved_before: datetime,
     ) -> HealthFacts:
-        """The health metrics' raw values; `weeks` is the coming Monday of each page."""
+        """The health metrics' raw values; `weeks` is the coming Monday of each page; schedules
+        saved after `saved_before` may still be exporting and count as exported."""
         ...
 
     def staging_file(self, kind: ImportKind) -> AbstractContextManager[Path]:

@@ -1019,7 +1019,12 @@ class DuckDBStore:
         ]
 
     def health_facts(
-        self, now: datetime, since: datetime, weeks: dict[str, date], ppv_cooldown_days: int
+        self,
+        now: datetime,
+        since: datetime,
+        weeks: dict[str, date],
+        ppv_cooldown_days: int,
+        saved_before: datetime,
     ) -> HealthFacts:
         stamp = to_db_instant(now)
         pages = [page.page_name for page in self.pages()]
@@ -1065,6 +1070,16 @@ class DuckDBStore:
             [stamp - timedelta(days=ppv_cooldown_days), stamp],
         ):
             eligible[page] = int(count)
+        # A gated-out schedule has a 'skipped' row (reason invalid, red_zone or manual), so only a
+        # schedule whose run stopped between save and export has no row at all; a schedule whose
+        # every attempt failed never reached anyone either. Weeks already over no longer matter.
+        unexported = self.fetchall(
+            "SELECT s.schedule_id FROM schedules s WHERE s.status = 'active' AND s.validation_ok "
+            "AND s.week_start >= ? AND s.created_at <= ? AND NOT EXISTS ("
+            "SELECT 1 FROM schedule_export_log e WHERE e.schedule_id = s.schedule_id "
+            "AND e.status IN ('exported', 'skipped')) ORDER BY s.schedule_id",
+            [clock.as_utc(now).date() - timedelta(days=7), to_db_instant(saved_before)],
+        )
         return HealthFacts(
             pages=len(pages),
             newest_message_at=from_db_instant(newest),
@@ -1074,6 +1089,7 @@ class DuckDBStore:
             failed_exports=int(failed),
             pages_without_schedule=[page for (page,) in missing],
             eligible_ppv=eligible,
+            unexported_schedules=[schedule_id for (schedule_id,) in unexported],
         )
 
     # -- imports ----------------------------------------------------------------------------------
