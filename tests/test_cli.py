@@ -360,4 +360,4 @@ def test_with_json_a_rejected_import_lists_its_rows(tmp_path: Path) -> None:
     assert code == 2
     error = json.loads(out)
     assert error["error"] == f"{bad}: 1 bad row(s); nothing was imported"
-    assert error["details"][0].startswith(f"{bad}:3: page_type is 'vip'")
+    assert error["details"][0].startswith(f"{bad}:3: page_type: 'vip' is not one of")
