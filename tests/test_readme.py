@@ -26,7 +26,7 @@ DEMO_STORE = "eros-demo.duckdb"
 # Exit 1 is part of these commands' documented contract (see their --help), not a failure: the
 # demo's history ends 2025-11-02, so on any later day its data is stale and the score below 80.
 MAY_EXIT_1 = {"health"}
-TIMEOUT_S = 300  # a safety net for a hung command, not a speed assertion
+TIMEOUT_S = 180  # a safety net for a hung command (each takes under a minute), not a speed check
 
 
 def use_commands() -> list[list[str]]:
