@@ -477,7 +477,7 @@ def test_a_killed_import_leaves_no_staged_file_after_the_next_command(
 
     from eros.cli import app
 
-    with open_store(str(db_path)) as store:
+    with open_store(str(db_path), create=True) as store:
         store.upsert_pages([Page("jadebri", "standard", "UTC")])
     file = write(tmp_path / "fans.csv", FANS_HEADER, GOOD_FANS, "jadebri,2025-10-02,5,,")
     importer = subprocess.Popen(

@@ -142,7 +142,10 @@ def test_locks_conflict_by_window_overlap_whatever_the_clock(db_path: Path) -> N
 
     week = datetime(2025, 11, 3, 8, tzinfo=UTC)
     days = timedelta(days=1)
-    with clock.frozen(datetime(2026, 11, 30, tzinfo=UTC)), open_store(str(db_path)) as store:
+    with (
+        clock.frozen(datetime(2026, 11, 30, tzinfo=UTC)),
+        open_store(str(db_path), create=True) as store,
+    ):
         now = clock.now()
         assert store.lock_captions("SCH_A", "a", {"x": (week, week + 28 * days)}, now) == []
         # A window that starts as A's ends does not meet it; one inside it does, though both

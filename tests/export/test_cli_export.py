@@ -101,7 +101,7 @@ def saved_schedule() -> Schedule:
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     path = tmp_path / "small.duckdb"
-    with open_store(str(path)) as store:
+    with open_store(str(path), create=True) as store:
         store.upsert_pages([Page("jadebri", "standard", "America/Los_Angeles")])
         store.save_schedule(saved_schedule(), True, "{}", {}, datetime(2025, 10, 20, tzinfo=UTC))
     return path
