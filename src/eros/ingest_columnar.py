@@ -55,7 +55,6 @@ PYTHON_WHITE_SPACE = (
     + "".join(chr(code) for code in range(0x2000, 0x200B))
     + "\u2028\u2029\u202f\u205f\u3000"
 )
-_SPACE_CLASS = "[" + "".join(f"\\x{{{ord(char):x}}}" for char in PYTHON_WHITE_SPACE) + "]"
 
 # One CSV field as Python's csv reader (strict) and DuckDB agree on it: quoted with doubled quotes,
 # or without any quote at all.
@@ -66,8 +65,6 @@ _INSTANT = (
     r"^(\d{4}-\d{2}-\d{2})[T ]((?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d)(?:\.(\d{1,6}))?"
     r"(Z| UTC|([+-])(\d{2}):(\d{2}))$"
 )
-_COUNT = r"^[0-9]{1,18}$"
-_MONEY = r"^[0-9]{1,15}(\.[0-9]{1,15})?$"
 
 
 def _plain_bytes(path: Path) -> bool:
@@ -106,11 +103,33 @@ def _cell(position: int | None) -> str:
     return f"cells[{position + 1}]"
 
 
+def _not_space(code: str) -> str:
+    """SQL: the code point `code` is not one that str.strip() removes (or a control character)."""
+    singles = ", ".join(str(ord(char)) for char in PYTHON_WHITE_SPACE if ord(char) > 32)
+    return f"({code} > 32 AND {code} NOT IN ({singles}))"
+
+
 def _plain_text(expression: str) -> str:
     """SQL: the text cell needs no strip() and is not the NULL marker."""
     return (
-        f"(NOT regexp_matches({expression}, '^{_SPACE_CLASS}|{_SPACE_CLASS}$') "
-        f"AND {expression} <> '{NULL}')"
+        f"({expression} = '' OR ({_not_space(f'ord({expression}[1])')} "
+        f"AND {_not_space(f'ord({expression}[-1])')})) AND {expression} <> '{NULL}'"
+    )
+
+
+def _count_sql(expression: str) -> str:
+    """SQL: the BIGINT of a cell of 1-18 digits, else NULL."""
+    return (
+        f"CASE WHEN regexp_matches({expression}, '^[0-9]{{1,18}}$') "
+        f"THEN TRY_CAST({expression} AS BIGINT) END"
+    )
+
+
+def _money_sql(expression: str) -> str:
+    """SQL: the DOUBLE of a cell like 25 or 12.50 (float() and DuckDB round it alike), else NULL."""
+    return (
+        f"CASE WHEN regexp_matches({expression}, '^[0-9]{{1,15}}(\\.[0-9]{{1,15}})?$') "
+        f"THEN TRY_CAST({expression} AS DOUBLE) END"
     )
 
 
@@ -162,16 +181,11 @@ def _parsed_sql(index: dict[str, int]) -> str:
             parts.sign = '' OR (TRY_CAST(parts.minutes AS BIGINT) < 60 AND
                 TRY_CAST(parts.hours AS BIGINT) * 60 + TRY_CAST(parts.minutes AS BIGINT)
                 <= CASE parts.sign WHEN '-' THEN 720 ELSE 840 END) AS offset_ok,
-            CASE WHEN regexp_matches(price, '{_MONEY}') THEN TRY_CAST(price AS DOUBLE) END
-                AS price,
-            CASE WHEN regexp_matches(revenue, '{_MONEY}') THEN TRY_CAST(revenue AS DOUBLE) END
-                AS revenue,
-            CASE WHEN regexp_matches(sent_count, '{_COUNT}') THEN TRY_CAST(sent_count AS BIGINT)
-                END AS sent_count,
-            CASE WHEN regexp_matches(viewed_count, '{_COUNT}')
-                THEN TRY_CAST(viewed_count AS BIGINT) END AS viewed_count,
-            CASE WHEN regexp_matches(purchased_count, '{_COUNT}')
-                THEN TRY_CAST(purchased_count AS BIGINT) END AS purchased_count,
+            {_money_sql("price")} AS price,
+            {_money_sql("revenue")} AS revenue,
+            {_count_sql("sent_count")} AS sent_count,
+            {_count_sql("viewed_count")} AS viewed_count,
+            {_count_sql("purchased_count")} AS purchased_count,
             message_id, content_category,
             caption_text <> '' AND {_plain_text("caption_text")}
                 AND {_plain_text("message_id")} AND {_plain_text("content_category")} AS texts_ok
@@ -282,7 +296,7 @@ def import_messages_columnar(
             for (page,) in engine.execute("SELECT DISTINCT page_name FROM fast").fetchall()
             if page not in context.known_pages
         } | set(context.new_pages)
-        with store.staging_file("messages") as staged_file:
+        with store.staging_file("messages", suffix=".parquet") as staged_file:
             _write_staged(engine, staged_file, slow_values)
             result = store.load_staged(
                 "messages",
@@ -392,7 +406,7 @@ def _columns(rows: list[tuple[Any, ...]]) -> Iterator[list[Any]]:
 def _write_staged(
     engine: duckdb.DuckDBPyConnection, staged_file: Path, slow_values: list[tuple[Any, ...]]
 ) -> None:
-    """Write the fast rows and the row validator's rows, in line order, as the store reads them."""
+    """Write the fast rows and the row validator's rows, in line order, as typed columns."""
     spec = STAGED["messages"]
     names = ("line", *spec.columns)
     types = ("BIGINT", *spec.types)
@@ -406,11 +420,4 @@ def _write_staged(
     engine.sql(
         f"SELECT {', '.join(names)} FROM fast UNION ALL "
         f"SELECT {', '.join(names)} FROM slow ORDER BY line"
-    ).write_csv(
-        str(staged_file),
-        header=True,
-        quotechar='"',
-        escapechar='"',
-        na_rep=NULL,
-        timestamp_format="%Y-%m-%d %H:%M:%S.%f",
-    )
+    ).write_parquet(str(staged_file))
