@@ -564,9 +564,20 @@ def import_file(
     *,
     create_pages: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    columnar: bool = True,
 ) -> ImportReport:
-    """Validate every row of `path` and merge the file into the store, all or nothing."""
+    """Validate every row of `path` and merge the file into the store, all or nothing.
+
+    A messages CSV is read by the columnar reader when its bytes allow (`columnar`=False: always
+    row by row); both give the same rows and the same FILE:LINE reports.
+    """
     file_label = str(path)
+    if columnar and kind == "messages":
+        from eros.ingest_columnar import import_messages_columnar
+
+        report = import_messages_columnar(store, path, settings, create_pages, on_progress)
+        if report is not None:
+            return report
     with open_table(path) as (header, rows):
         return _import_rows(
             store, kind, file_label, header, rows, settings, create_pages, on_progress
@@ -606,18 +617,8 @@ def _import_rows(
             writer.writerow(staged_columns)
             for line, cells in rows:
                 row_count += 1
-
-                def get(name: str, cells: Sequence[Any] = cells) -> Any:
-                    position = index.get(name)
-                    return (
-                        cells[position] if position is not None and position < len(cells) else None
-                    )
-
                 try:
-                    fault = _row_fault(header, cells, read)
-                    if fault:
-                        raise fault
-                    values = validate(get, line, context)
+                    values = _checked_row(header, index, read, cells, line, context, validate)
                 except RowError as error:
                     bad_rows += 1
                     if len(problems) < ImportRejected.max_shown:
@@ -645,6 +646,27 @@ def _import_rows(
         unchanged=result.unchanged,
         pages_created=result.pages_created,
     )
+
+
+def _checked_row(
+    header: Sequence[str],
+    index: dict[str, int],
+    read: set[int],
+    cells: Sequence[Any],
+    line: int,
+    context: _Context,
+    validate: Callable[[Getter, int, _Context], tuple[Any, ...]],
+) -> tuple[Any, ...]:
+    """The staged values of one row, or RowError with its first problem."""
+
+    def get(name: str) -> Any:
+        position = index.get(name)
+        return cells[position] if position is not None and position < len(cells) else None
+
+    fault = _row_fault(header, cells, read)
+    if fault:
+        raise fault
+    return validate(get, line, context)
 
 
 def _check_header(kind: ImportKind, file: str, header: list[str]) -> None:

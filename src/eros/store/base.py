@@ -338,8 +338,10 @@ class Store(Protocol):
         saved after `saved_before` may still be exporting and count as exported."""
         ...
 
-    def staging_file(self, kind: ImportKind) -> AbstractContextManager[Path]:
+    def staging_file(self, kind: ImportKind, suffix: str = ".csv") -> AbstractContextManager[Path]:
         """A new empty file for an import's validated rows, removed when the block ends.
+
+        `suffix` says its format: .csv (as the row reader writes it) or .parquet (typed columns).
 
         A file left by a killed import is removed the next time the store is opened.
         """

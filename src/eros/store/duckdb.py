@@ -72,6 +72,7 @@ _staging_guard = threading.Lock()
 # A staged row holds a few free-text cells of at most 131,072 characters (the csv module's field
 # limit), up to 4 bytes each in UTF-8: more than DuckDB's default line limit of 2 MB.
 STAGED_MAX_LINE_BYTES = 8 * 2**20
+STAGED_TABLE = "import_staged"  # a temporary table: the staged file of the import under way
 
 
 def _is_lock_error(error: Exception) -> bool:
@@ -1106,12 +1107,12 @@ class DuckDBStore:
                     leftover.unlink(missing_ok=True)
 
     @contextmanager
-    def staging_file(self, kind: ImportKind) -> Iterator[Path]:
+    def staging_file(self, kind: ImportKind, suffix: str = ".csv") -> Iterator[Path]:
         with _staging_guard:
             handle, name = tempfile.mkstemp(
                 dir=self._staging_folder(),
                 prefix=f"{self.path.name}{STAGING_INFIX}{kind}-",
-                suffix=".csv",
+                suffix=suffix,
             )
             os.close(handle)
             staged = Path(name)
@@ -1130,16 +1131,24 @@ class DuckDBStore:
         *,
         create_pages: Sequence[Page] = (),
     ) -> LoadCounts | list[DuplicateKey]:
-        # The staged file is read where it lies in each step (no copy in memory), so an import of
-        # any size runs within the connection's memory limit.
+        # The staged file is parsed once, into a temporary table that spills to disk under the
+        # connection's memory limit; the checks and the merge read that table.
         spec = STAGED[kind]
         with self.atomic():
-            duplicates = self._duplicates(spec, staged_file)
-            if duplicates:
-                return duplicates
-            if create_pages:
-                self.upsert_pages(create_pages)
-            counts = self._merge(spec, staged_file)
+            self.execute(
+                f"CREATE OR REPLACE TEMP TABLE {STAGED_TABLE} AS "
+                f"SELECT * FROM {self._staged(spec, staged_file)}",
+                [str(staged_file)],
+            )
+            try:
+                duplicates = self._duplicates(spec)
+                if duplicates:
+                    return duplicates
+                if create_pages:
+                    self.upsert_pages(create_pages)
+                counts = self._merge(spec)
+            finally:
+                self.execute(f"DROP TABLE IF EXISTS {STAGED_TABLE}")
         return LoadCounts(
             inserted=counts[0],
             updated=counts[1],
@@ -1148,11 +1157,13 @@ class DuckDBStore:
         )
 
     @staticmethod
-    def _staged(spec: StagedTable) -> str:
-        """A read_csv of a staged file (its path is the query's first parameter)."""
+    def _staged(spec: StagedTable, staged_file: Path) -> str:
+        """A read of a staged file (its path is the query's first parameter)."""
+        names = ("line", *spec.columns)
+        if staged_file.suffix == ".parquet":
+            return f"(SELECT {', '.join(names)} FROM read_parquet(?))"
         columns = ", ".join(
-            f"'{name}': '{kind}'"
-            for name, kind in zip(("line", *spec.columns), ("BIGINT", *spec.types), strict=True)
+            f"'{name}': '{kind}'" for name, kind in zip(names, ("BIGINT", *spec.types), strict=True)
         )
         return (
             "read_csv(?, header = true, auto_detect = false, "
@@ -1161,29 +1172,25 @@ class DuckDBStore:
             "timestampformat = '%Y-%m-%d %H:%M:%S.%f', dateformat = '%Y-%m-%d')"
         )
 
-    def _duplicates(self, spec: StagedTable, staged_file: Path) -> list[DuplicateKey]:
+    def _duplicates(self, spec: StagedTable) -> list[DuplicateKey]:
         key = ", ".join(spec.key)
         rows = self.fetchall(
             f"SELECT line, first_line FROM (SELECT line, min(line) OVER (PARTITION BY {key}) "
-            f"AS first_line FROM {self._staged(spec)}) WHERE line <> first_line ORDER BY line",
-            [str(staged_file)],
+            f"AS first_line FROM {STAGED_TABLE}) WHERE line <> first_line ORDER BY line"
         )
         return [DuplicateKey(line=int(line), first_line=int(first)) for line, first in rows]
 
-    def _merge(self, spec: StagedTable, staged_file: Path) -> tuple[int, int, int]:
-        table, staged = spec.table, self._staged(spec)
-        path = str(staged_file)
+    def _merge(self, spec: StagedTable) -> tuple[int, int, int]:
+        table, staged = spec.table, STAGED_TABLE
         matches = " AND ".join(f"t.{name} = s.{name}" for name in spec.key)
         differs = " OR ".join(f"t.{name} IS DISTINCT FROM s.{name}" for name, _ in spec.values)
         staged_total, inserted = self.fetchall(
             f"SELECT count(*), count(*) FILTER (WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {table} t WHERE {matches})) FROM {staged} s",
-            [path],
+            f"(SELECT 1 FROM {table} t WHERE {matches})) FROM {staged} s"
         )[0]
         updated = int(
             self.scalar(
-                f"SELECT count(*) FROM {staged} s JOIN {table} t ON {matches} WHERE {differs}",
-                [path],
+                f"SELECT count(*) FROM {staged} s JOIN {table} t ON {matches} WHERE {differs}"
             )
         )
         if updated:
@@ -1199,16 +1206,16 @@ class DuckDBStore:
             self.execute(
                 f"UPDATE {table} SET {assignments} FROM {staged} s "
                 f"WHERE {target_matches} AND ({differs_target})",
-                [*update_parameters, path],
+                update_parameters,
             )
         if inserted:
             columns = list(spec.columns)
             selected = [f"s.{name}" for name in columns]
-            parameters: list[Any] = [path]
+            parameters: list[Any] = []
             if spec.stamp_column:
                 columns.append(spec.stamp_column)
                 selected.append("?")
-                parameters.insert(0, to_db_instant(clock.now()))
+                parameters.append(to_db_instant(clock.now()))
             self.execute(
                 f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selected)} "
                 f"FROM {staged} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {matches})",
