@@ -361,3 +361,107 @@ class CopyWriter:
             if self._claim(text):
                 trigger = "Curiosity" if category == "Teaser" else ""
                 return CaptionDraft(text, "bump", category, None, trigger, active)
+
+
+# ---------------------------------------------------------------- the pages beyond the seed's 38
+
+# Generated pages' bumps may end with a sign-off; with two emoji this gives ~5.5 million bump
+# texts (the seed's one-emoji grammar has 51,408, which a ~220-page agency uses up).
+SIGN_OFFS: Final = ("", " xo", " xx", " 😘", " 💋", " 💕")
+_PLACEHOLDER_VALUES: Final = {
+    "n": tuple(range(3, 25)),
+    "h": (6, 12, 24, 48),
+    "pct": (20, 25, 30, 40, 50),
+}
+
+
+def _variants(template: str) -> tuple[str, ...]:
+    """Every filled-in text of a hook template (the values `CopyWriter._fill` draws from)."""
+    names = [name for name in _PLACEHOLDER_VALUES if "{" + name + "}" in template]
+    if not names:
+        return (template,)
+    return tuple(
+        template.format(**dict(zip(names, values, strict=True)))
+        for values in itertools.product(*(_PLACEHOLDER_VALUES[name] for name in names))
+    )
+
+
+_HOOK_VARIANTS: Final = {
+    hook: _variants(hook)
+    for hook in PLAIN_HOOKS + tuple(h for hooks in HOOKS_BY_TRIGGER.values() for h in hooks)
+}
+
+
+class AgencyCopyWriter:
+    """Writes the own banks of generated pages, page after page, from each page's generator.
+
+    The grammar is the seed's with two emoji side by side (and, for bumps, a sign-off), so no text
+    can equal one of the seed's one-emoji captions; the texts already used are remembered, so a
+    caption belongs to one page. The labels (category, trigger, tier) follow the seed's weights.
+    Draws come in blocks of uniforms (one row per caption), not one call per part.
+    """
+
+    def __init__(self) -> None:
+        self._used: set[str] = set()
+
+    def _unique(self, texts: list[str]) -> list[bool]:
+        fresh = []
+        for text in texts:
+            new = text not in self._used
+            if new:
+                self._used.add(text)
+            fresh.append(new)
+        return fresh
+
+    def ppv(
+        self, rng: np.random.Generator, count: int, inactive_share: float
+    ) -> list[CaptionDraft]:
+        drafts: list[CaptionDraft] = []
+        while len(drafts) < count:
+            batch = []
+            for u in rng.random((count - len(drafts), 12)).tolist():
+                category = CONTENT_CATEGORIES[int(u[0] * len(CONTENT_CATEGORIES))]
+                plain = u[1] < PLAIN_SHARE
+                trigger = "" if plain else TRIGGERS[int(u[2] * len(TRIGGERS))]
+                offers = OFFERS_BY_CATEGORY[category]
+                offer = offers[int(u[3] * len(offers))]
+                hooks = PLAIN_HOOKS if plain else HOOKS_BY_TRIGGER[trigger]
+                variants = _HOOK_VARIANTS[hooks[int(u[4] * len(hooks))]]
+                hook = variants[int(u[5] * len(variants))]
+                calls = PLAIN_CALLS_TO_ACTION if plain else CALLS_TO_ACTION
+                call = calls[int(u[6] * len(calls))]
+                opener = OPENERS[int(u[7] * len(OPENERS))]
+                if opener.endswith("!"):
+                    offer = offer[0].upper() + offer[1:]
+                emoji = EMOJI[int(u[8] * len(EMOJI))] + EMOJI[int(u[9] * len(EMOJI))]
+                text = f"{opener} {offer} {emoji} {hook}." + (f" {call}" if call else "")
+                cumulative = _CUMULATIVE_TIER_WEIGHTS[category]
+                draw = u[10] * cumulative[-1]
+                tier = PRICE_TIERS[min(bisect_right(cumulative, draw), len(PRICE_TIERS) - 1)]
+                active = u[11] >= inactive_share
+                batch.append(CaptionDraft(text, "ppv", category, tier, trigger, active))
+            fresh = self._unique([draft.caption_text for draft in batch])
+            drafts.extend(draft for draft, new in zip(batch, fresh, strict=True) if new)
+        return drafts
+
+    def bump(
+        self, rng: np.random.Generator, count: int, inactive_share: float
+    ) -> list[CaptionDraft]:
+        drafts: list[CaptionDraft] = []
+        while len(drafts) < count:
+            batch = []
+            for u in rng.random((count - len(drafts), 8)).tolist():
+                category = BUMP_CATEGORIES[int(u[0] * len(BUMP_CATEGORIES))]
+                bodies = BUMP_BODIES_BY_CATEGORY[category]
+                body = bodies[int(u[1] * len(bodies))]
+                greeting = BUMP_GREETINGS[int(u[2] * len(BUMP_GREETINGS))]
+                emoji = EMOJI[int(u[3] * len(EMOJI))] + EMOJI[int(u[4] * len(EMOJI))]
+                question = BUMP_QUESTIONS[int(u[5] * len(BUMP_QUESTIONS))]
+                sign_off = SIGN_OFFS[int(u[6] * len(SIGN_OFFS))]
+                text = f"{greeting}! {body[0].upper()}{body[1:]} {emoji} {question}{sign_off}"
+                trigger = "Curiosity" if category == "Teaser" else ""
+                active = u[7] >= inactive_share
+                batch.append(CaptionDraft(text, "bump", category, None, trigger, active))
+            fresh = self._unique([draft.caption_text for draft in batch])
+            drafts.extend(draft for draft, new in zip(batch, fresh, strict=True) if new)
+        return drafts
