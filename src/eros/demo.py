@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from eros import clock
 from eros.ingest import ImportReport, import_columns, import_file
@@ -99,7 +99,7 @@ def write_history_files(
         for history in histories:
             if with_new_captions:
                 _write_captions(writers["captions"], columns["captions"], history.new_captions)
-            _write_messages(writers["messages"], columns["messages"], history, KIND_NAMES)
+            _write_messages(handles["messages"], columns["messages"], history, KIND_NAMES)
             writers["fans"].writerows(
                 [_cell(row.get(column)) for column in columns["fans"]] for row in history.fans
             )
@@ -110,43 +110,99 @@ def write_history_files(
 
 
 def _write_captions(writer: Any, columns: tuple[str, ...], captions: Iterable[CaptionRow]) -> None:
-    writer.writerows([_cell(row.get(column)) for column in columns] for row in captions)
+    if columns != tuple(CAPTION_COLUMNS):
+        writer.writerows([_cell(row.get(column)) for column in columns] for row in captions)
+        return
+    writer.writerows(
+        (
+            row["caption_text"],
+            row["message_type"],
+            row["page_name"],
+            row["content_category"],
+            row["price_tier"],
+            row["trigger"],
+            "true" if row["active"] else "false",
+        )
+        for row in captions
+    )
+
+
+CAPTION_COLUMNS = (
+    "caption_text",
+    "message_type",
+    "page_name",
+    "content_category",
+    "price_tier",
+    "trigger",
+    "active",
+)
+MESSAGE_COLUMNS = (
+    "page_name",
+    "sent_at",
+    "message_type",
+    "caption_text",
+    "price",
+    "sent_count",
+    "viewed_count",
+    "purchased_count",
+    "revenue",
+    "message_id",
+    "content_category",
+    "price_tier",
+    "trigger",
+)
+
+
+def _csv_field(value: str) -> str:
+    """`value` as the csv module writes it inside a row of several fields (QUOTE_MINIMAL)."""
+    if '"' in value or "," in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def _write_messages(
-    writer: Any, columns: tuple[str, ...], history: PageHistory, kind_names: Sequence[str]
+    handle: TextIO, columns: tuple[str, ...], history: PageHistory, kind_names: Sequence[str]
 ) -> None:
-    """One page's messages from its columns: the same cells as `write_csv` of its rows."""
+    """One page's messages from its columns: the same bytes as `write_csv` of its rows.
+
+    A page's captions are few and its messages many, so each caption's cells are quoted once
+    and a message line is one format.
+    """
     import numpy as np
 
-    page = history.page_name
+    if columns != MESSAGE_COLUMNS:
+        raise RuntimeError(f"the messages import format changed: {columns}")
+    page = _csv_field(history.page_name)
+    message_id_prefix = _csv_field(f"sim-{history.page_name}-")
+    heads, tails = [], []
+    for row in history.catalog:
+        heads.append(f",{_csv_field(row['caption_text'])},")
+        tails.append(
+            f",{_csv_field(row['content_category'])},{_csv_field(row['price_tier'])},"
+            f"{_csv_field(row['trigger'])}\r\n"
+        )
     stamps = np.datetime_as_string(history.utc_minute.astype("datetime64[m]"), unit="s").tolist()
-    catalog = history.catalog
-    captions = [catalog[index] for index in history.caption_index.tolist()]
-    prices = [round(price, 2) for price in history.price.tolist()]
-    purchased = history.purchased.tolist()
-    count = len(stamps)
-    cells: dict[str, Sequence[Any]] = {
-        "page_name": [page] * count,
-        "sent_at": [f"{stamp}Z" for stamp in stamps],
-        "message_type": [kind_names[kind] for kind in history.kind.tolist()],
-        "caption_text": [row["caption_text"] for row in captions],
-        "price": [f"{price:.2f}" for price in prices],
-        "sent_count": history.sent.tolist(),
-        "viewed_count": history.viewed.tolist(),
-        "purchased_count": purchased,
-        "revenue": [
-            f"{round(bought * price, 2):.2f}"
-            for bought, price in zip(purchased, prices, strict=True)
-        ],
-        "message_id": [
-            f"sim-{page}-{s[:4]}{s[5:7]}{s[8:10]}T{s[11:13]}{s[14:16]}Z" for s in stamps
-        ],
-        "content_category": [row["content_category"] for row in captions],
-        "price_tier": [row["price_tier"] for row in captions],
-        "trigger": [row["trigger"] for row in captions],
-    }
-    writer.writerows(zip(*(cells[column] for column in columns), strict=True))
+    lines = []
+    for stamp, kind, caption, price, sent, viewed, bought in zip(
+        stamps,
+        history.kind.tolist(),
+        history.caption_index.tolist(),
+        history.price.tolist(),
+        history.sent.tolist(),
+        history.viewed.tolist(),
+        history.purchased.tolist(),
+        strict=True,
+    ):
+        if price:
+            price = round(price, 2)
+            money = f"{price:.2f},{sent},{viewed},{bought},{round(bought * price, 2):.2f}"
+        else:  # a bump: free, nothing bought
+            money = f"0.00,{sent},{viewed},{bought},0.00"
+        lines.append(
+            f"{page},{stamp}Z,{kind_names[kind]}{heads[caption]}{money},{message_id_prefix}"
+            f"{stamp[:4]}{stamp[5:7]}{stamp[8:10]}T{stamp[11:13]}{stamp[14:16]}Z{tails[caption]}"
+        )
+    handle.write("".join(lines))
 
 
 def build_demo(

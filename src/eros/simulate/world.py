@@ -11,7 +11,9 @@ successive calls form a closed loop; `World.copy` gives independent copies for c
 from __future__ import annotations
 
 import copy as copy_module
+import hashlib
 import math
+import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -415,10 +417,11 @@ def _pick_captions(
     """
     is_own = [bool(row["page_name"]) for row in catalog]
     active = [row["active"] for row in catalog]
-    free: dict[bool, list[int]] = {True: [], False: []}  # eligible captions by pool (own?)
+    own_pool: list[int] = []  # eligible captions of each pool
+    shared_pool: list[int] = []
     for index, row in enumerate(catalog):
         if row["message_type"] == message_type:
-            free[is_own[index]].append(index)
+            (own_pool if is_own[index] else shared_pool).append(index)
     last_used = [-(10**6)] * len(catalog)
     used_day: list[int] = []  # the sends so far (day, caption), in time order
     used_caption: list[int] = []
@@ -429,18 +432,17 @@ def _pick_captions(
     picks = rng.random(sends).tolist()
     breaks = (rng.random(sends) < COOLDOWN_BREAK_SHARE).tolist()
     break_picks = rng.random(sends).tolist()
-    retired = False
-    chosen: list[int] = []
+    late = False
     for send, day in enumerate(day_index.tolist()):
-        late = day >= first_late_day
-        if late and not retired:
-            retired = True
-            for own in (True, False):
-                free[own] = [index for index in free[own] if active[index]]
-        while released < len(used_day) and used_day[released] <= day - cooldown_days:
+        if not late and day >= first_late_day:
+            late = True
+            own_pool[:] = [index for index in own_pool if active[index]]
+            shared_pool[:] = [index for index in shared_pool if active[index]]
+        released_before = day - cooldown_days
+        while released < send and used_day[released] <= released_before:
             caption = used_caption[released]
-            if last_used[caption] == used_day[released] and (active[caption] or not late):
-                free[is_own[caption]].append(caption)
+            if last_used[caption] == used_day[released] and (not late or active[caption]):
+                (own_pool if is_own[caption] else shared_pool).append(caption)
             released += 1
         choice = -1
         if breaks[send]:
@@ -450,7 +452,7 @@ def _pick_captions(
                 if last_used[candidate] <= day - break_after and (active[candidate] or not late):
                     choice = candidate
         if choice < 0:
-            pool = free[use_own[send]] or free[not use_own[send]]
+            pool = (own_pool or shared_pool) if use_own[send] else (shared_pool or own_pool)
             if pool:
                 position = int(picks[send] * len(pool))
                 choice = pool[position]
@@ -467,8 +469,7 @@ def _pick_captions(
         last_used[choice] = day
         used_day.append(day)
         used_caption.append(choice)
-        chosen.append(choice)
-    return np.array(chosen, dtype=np.int64)
+    return np.array(used_caption, dtype=np.int64)
 
 
 @dataclass
@@ -1253,8 +1254,12 @@ def build_world(
 
 
 def _fresh_caption_key(text: str) -> str:
-    """`caption_key` without its cache: a generated page's captions are each hashed once."""
-    return caption_key.__wrapped__(text)
+    """`caption_key` of a caption hashed once (no cache), skipping the white-space pass when the
+    normalised text has nothing for it to change (one space between words, none at the ends)."""
+    normal = unicodedata.normalize("NFKC", text).lower()
+    if "  " in normal or not normal.isprintable() or normal.strip() != normal:
+        return caption_key.__wrapped__(text)
+    return hashlib.sha256(normal.encode("utf-8")).hexdigest()
 
 
 def _write_generated_bank(
