@@ -1045,7 +1045,9 @@ def demo_command(
         f"writing {result.simulate_seconds:.1f} s, importing {result.import_seconds:.1f} s"
     )
     console.print(f"history ends {result.week_start.isoformat()} (the week it plans starts then)")
-    if summary is None:
+    if summary is None and result.pages > 38:  # a big agency: no table of every page
+        console.print(f"{result.pages:,} pages: eros pages --store {result.store_path}")
+    elif summary is None:
         pages_command(store=str(result.store_path), as_json=False)
     else:
         _print_run(summary)
