@@ -165,44 +165,64 @@ def _write_messages(
 ) -> None:
     """One page's messages from its columns: the same bytes as `write_csv` of its rows.
 
-    A page's captions are few and its messages many, so each caption's cells are quoted once
-    and a message line is one format.
+    Cells are made a column at a time (a caption's cells are quoted once, counts are `str`ed in
+    one pass, prices formatted only where there is a price) and joined into lines at the end.
     """
+    from itertools import repeat
+
     import numpy as np
 
     if columns != MESSAGE_COLUMNS:
         raise RuntimeError(f"the messages import format changed: {columns}")
-    page = _csv_field(history.page_name)
-    message_id_prefix = _csv_field(f"sim-{history.page_name}-")
-    heads, tails = [], []
-    for row in history.catalog:
-        heads.append(f",{_csv_field(row['caption_text'])},")
-        tails.append(
-            f",{_csv_field(row['content_category'])},{_csv_field(row['price_tier'])},"
-            f"{_csv_field(row['trigger'])}\r\n"
-        )
-    stamps = np.datetime_as_string(history.utc_minute.astype("datetime64[m]"), unit="s").tolist()
-    lines = []
-    for stamp, kind, caption, price, sent, viewed, bought in zip(
-        stamps,
-        history.kind.tolist(),
-        history.caption_index.tolist(),
-        history.price.tolist(),
-        history.sent.tolist(),
-        history.viewed.tolist(),
-        history.purchased.tolist(),
-        strict=True,
-    ):
-        if price:
-            price = round(price, 2)
-            money = f"{price:.2f},{sent},{viewed},{bought},{round(bought * price, 2):.2f}"
-        else:  # a bump: free, nothing bought
-            money = f"0.00,{sent},{viewed},{bought},0.00"
-        lines.append(
-            f"{page},{stamp}Z,{kind_names[kind]}{heads[caption]}{money},{message_id_prefix}"
-            f"{stamp[:4]}{stamp[5:7]}{stamp[8:10]}T{stamp[11:13]}{stamp[14:16]}Z{tails[caption]}"
-        )
-    handle.write("".join(lines))
+    count = len(history.kind)
+    if count == 0:
+        return
+    minutes = history.utc_minute.astype("datetime64[m]")
+    stamps = [f"{stamp}:00Z" for stamp in np.datetime_as_string(minutes, unit="m").tolist()]
+    message_id_prefix = f"sim-{history.page_name}-"
+    message_ids = [
+        _csv_field(f"{message_id_prefix}{stamp[:16].replace('-', '').replace(':', '')}Z")
+        for stamp in stamps
+    ]
+    catalog_texts = np.array(
+        [_csv_field(row["caption_text"]) for row in history.catalog], dtype=object
+    )
+    catalog_tails = np.array(
+        [
+            f"{_csv_field(row['content_category'])},{_csv_field(row['price_tier'])},"
+            f"{_csv_field(row['trigger'])}"
+            for row in history.catalog
+        ],
+        dtype=object,
+    )
+    priced = np.flatnonzero(history.price != 0.0)
+    prices = np.full(count, "0.00", dtype=object)
+    revenues = np.full(count, "0.00", dtype=object)
+    rounded = [round(price, 2) for price in history.price[priced].tolist()]
+    prices[priced] = [f"{price:.2f}" for price in rounded]
+    revenues[priced] = [
+        f"{round(bought * price, 2):.2f}"
+        for bought, price in zip(history.purchased[priced].tolist(), rounded, strict=True)
+    ]
+    lines = map(
+        ",".join,
+        zip(
+            repeat(_csv_field(history.page_name), count),
+            stamps,
+            np.array(kind_names, dtype=object)[history.kind].tolist(),
+            catalog_texts[history.caption_index].tolist(),
+            prices.tolist(),
+            map(str, history.sent.tolist()),
+            map(str, history.viewed.tolist()),
+            map(str, history.purchased.tolist()),
+            revenues.tolist(),
+            message_ids,
+            catalog_tails[history.caption_index].tolist(),
+            strict=True,
+        ),
+    )
+    handle.write("\r\n".join(lines))
+    handle.write("\r\n")
 
 
 def build_demo(

@@ -1269,10 +1269,22 @@ def _write_generated_bank(
     ppv_low, bump_low = own_bank_minimum(spec)
     spread = rng.uniform(1.0, 1.0 + CAPTION_BANK_SPREAD, size=2).tolist()
     ppv_count, bump_count = round(ppv_low * spread[0]), round(bump_low * spread[1])
-    drafts = writer.ppv(rng, ppv_count, INACTIVE_SHARE) + writer.bump(
-        rng, bump_count, INACTIVE_SHARE
-    )
-    return [_caption_row(draft, spec.page_name) for draft in drafts]
+    page_name = spec.page_name
+    return [
+        CaptionRow(
+            caption_text=text,
+            message_type=message_type,
+            page_name=page_name,
+            content_category=category,
+            price_tier=tier,
+            trigger=trigger,
+            active=active,
+        )
+        for text, message_type, category, tier, trigger, active in writer.ppv(
+            rng, ppv_count, INACTIVE_SHARE
+        )
+        + writer.bump(rng, bump_count, INACTIVE_SHARE)
+    ]
 
 
 def _chosen_specs(
