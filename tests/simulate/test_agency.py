@@ -107,6 +107,18 @@ def test_a_generated_page_is_the_same_in_any_agency_that_has_it(agency_45: World
     assert own == [c for c in agency_45.captions if c["page_name"] == "page0040"]
 
 
+def test_forked_workers_give_the_same_agency(agency_45: World) -> None:
+    forked = build_world(HISTORY_END, history_days=SHORT_HISTORY, page_count=45, workers=2)
+    assert forked.messages == agency_45.messages
+    assert forked.captions == agency_45.captions
+    assert forked.fans == agency_45.fans
+    assert forked.truth == agency_45.truth
+    assert forked._bank == agency_45._bank
+    whole, other = agency_45.copy(), forked.copy()
+    assert whole.simulate_week([], HISTORY_END) == other.simulate_week([], HISTORY_END)
+    assert whole.week_fans == other.week_fans
+
+
 def test_history_files_match_the_row_writer(tmp_path: Path) -> None:
     """The columnar writer gives the bytes `write_csv` gives for the same rows."""
     world = build_world(

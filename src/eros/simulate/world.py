@@ -13,9 +13,11 @@ from __future__ import annotations
 import copy as copy_module
 import hashlib
 import math
+import os
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -1135,8 +1137,14 @@ def simulate_agency(
     platform_drop: float | None = None,
     pages: Iterable[str] | None = None,
     page_count: int | None = None,
+    workers: int | None = None,
 ) -> Agency:
-    """The agency of `build_world`, page by page, so a big one can be written out as it is made."""
+    """The agency of `build_world`, page by page, so a big one can be written out as it is made.
+
+    `workers` forked processes simulate the pages (default: see `_workers`) while this process
+    writes the banks and consumes the pages; the pages come back in order and are the same
+    whatever the number of workers.
+    """
     if history_end.weekday() != 0:
         raise ValueError(f"history_end must be a Monday, got {history_end} ({history_end:%A})")
     if history_days < 4 * 7:
@@ -1173,7 +1181,7 @@ def simulate_agency(
 
     def page_history(
         stream: int, spec: PageSpec, own: list[CaptionRow], new_captions: list[CaptionRow]
-    ) -> PageHistory:
+    ) -> tuple[PageHistory, PageTruth]:
         catalog = own + shared
         own_key = caption_key if not new_captions else _fresh_caption_key
         keys = [own_key(row["caption_text"]) for row in own] + shared_keys
@@ -1187,13 +1195,12 @@ def simulate_agency(
         )
         bank = _PageBank(catalog, keys, appeal, new_captions)
         history = _history_for_page(spec, truth, ground, bank, seed, stream)
-        ground.pages[spec.page_name] = replace(truth, fatigue_at_history_end=history.fatigue_at_end)
-        return history
+        return history, replace(truth, fatigue_at_history_end=history.fatigue_at_end)
 
-    def histories() -> Iterator[PageHistory]:
+    def tasks() -> Iterator[_PageTask]:
         seed_pages = [(stream, spec) for stream, spec in chosen if stream < len(PAGE_SPECS)]
         for stream, spec in sorted(seed_pages, key=lambda item: item[1].page_name):
-            yield page_history(stream, spec, own_by_page[spec.page_name], [])
+            yield stream, spec, own_by_page[spec.page_name], []
         # Generated pages: every bank up to the last chosen page is written, in page order, so a
         # page's captions do not depend on which pages are chosen or how big the agency is.
         wanted = {stream for stream, _ in chosen if stream >= len(PAGE_SPECS)}
@@ -1202,7 +1209,13 @@ def simulate_agency(
             spec = layout[stream]
             own = _write_generated_bank(writer, spec, _rng(seed, stream, _CAPTIONS))
             if stream in wanted:
-                yield page_history(stream, spec, own, own)
+                yield stream, spec, own, own
+
+    def histories() -> Iterator[PageHistory]:
+        count = _workers(workers, len(chosen))
+        for history, truth in _run_pages(page_history, tasks(), count, shared):
+            ground.pages[truth.page_name] = truth
+            yield history
 
     page_rows = [
         PageRow(page_name=spec.page_name, page_type=spec.page_type, timezone=spec.timezone)
@@ -1219,6 +1232,7 @@ def build_world(
     platform_drop: float | None = None,
     pages: Iterable[str] | None = None,
     page_count: int | None = None,
+    workers: int | None = None,
 ) -> World:
     """The demo agency with `history_days` of history up to the day before `history_end` (a Monday).
 
@@ -1237,6 +1251,7 @@ def build_world(
         platform_drop=platform_drop,
         pages=pages,
         page_count=page_count,
+        workers=workers,
     )
     histories = list(agency.histories)
     return World(
@@ -1251,6 +1266,62 @@ def build_world(
             for page in histories
         },
     )
+
+
+_PageTask = tuple[int, PageSpec, list[CaptionRow], list[CaptionRow]]
+_PageFunction = Callable[
+    [int, PageSpec, list[CaptionRow], list[CaptionRow]], tuple[PageHistory, PageTruth]
+]
+SERIAL_PAGES: Final = 64  # up to this many pages (the default demo) no process is forked
+_FORKED_PAGE: _PageFunction | None = None  # the agency's page function, inherited by forked workers
+
+
+def _workers(requested: int | None, pages: int) -> int:
+    """Simulating processes: as asked; else 1 for a small agency or when no core is idle (a busy
+    machine gains nothing from forking, measured), else 2 (this process writes meanwhile)."""
+    if requested is not None:
+        return max(1, requested)
+    cores = len(os.sched_getaffinity(0))
+    idle_cores = cores - os.getloadavg()[0]
+    if pages <= SERIAL_PAGES or cores < 2 or idle_cores < 1.0:
+        return 1
+    return 2
+
+
+def _forked_page(task: _PageTask) -> tuple[PageHistory, PageTruth]:
+    """A page simulated in a worker; its catalog stays behind (the parent has it)."""
+    if _FORKED_PAGE is None:
+        raise RuntimeError("no agency to simulate in this process")
+    history, truth = _FORKED_PAGE(*task)
+    return replace(history, catalog=[], new_captions=[]), truth
+
+
+def _run_pages(
+    page: _PageFunction, tasks: Iterator[_PageTask], workers: int, shared: list[CaptionRow]
+) -> Iterator[tuple[PageHistory, PageTruth]]:
+    """`page` of every task, in order: here, or in `workers` forked processes."""
+    if workers <= 1:
+        for task in tasks:
+            yield page(*task)
+        return
+    import multiprocessing
+
+    global _FORKED_PAGE
+    _FORKED_PAGE = page
+    waiting: deque[tuple[list[CaptionRow], list[CaptionRow]]] = deque()  # (own, new) by task
+
+    def sent() -> Iterator[_PageTask]:  # runs in the pool's task thread
+        for task in tasks:
+            waiting.append((task[2], task[3]))
+            yield task
+
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for history, truth in pool.imap(_forked_page, sent(), chunksize=2):
+                own, new_captions = waiting.popleft()  # results come back in task order
+                yield replace(history, catalog=own + shared, new_captions=new_captions), truth
+    finally:
+        _FORKED_PAGE = None
 
 
 def _fresh_caption_key(text: str) -> str:
