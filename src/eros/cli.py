@@ -1087,6 +1087,15 @@ def demo_command(
     out: Annotated[
         Path, typer.Option("--out", file_okay=False, help="Folder for schedules.xlsx and .csv.")
     ] = Path("out"),
+    pages: Annotated[
+        int,
+        typer.Option(
+            "--pages",
+            min=1,
+            max=5_000,
+            help="Pages in the agency: the seed's 38 first, then generated ones (page0039, ...).",
+        ),
+    ] = 38,
     as_json: JsonOption = False,
 ) -> None:
     """Build a demo agency and plan its week: the seed's 38 pages with 26 weeks of history.
@@ -1094,6 +1103,10 @@ def demo_command(
     The history comes from a simulator with a hidden ground truth (audiences, hours, caption appeal,
     fatigue, holidays) and goes in through the same import as real data. Then the main job runs on
     it, as `eros run --all` would, and writes out/schedules.xlsx and out/schedules.csv.
+
+    --pages N builds an agency of N pages (up to 5,000): fewer than 38 keeps the first N seed
+    pages; more adds generated pages with their own history and captions, sharing the agency's
+    shared captions. --no-run builds the store without planning.
 
     Example: eros demo --week 2025-11-03 --data-dir demo-data
     """
@@ -1118,6 +1131,7 @@ def demo_command(
             seed=seed,
             data_dir=data_dir,
             on_step=step,
+            page_count=pages,
         )
         summary = None
         if run:
@@ -1139,8 +1153,14 @@ def demo_command(
         return
     rows = ", ".join(f"{report.rows:,} {report.kind}" for report in result.imports)
     console.print(f"[bold]demo store[/] {result.store_path}: {rows}")
+    console.print(
+        f"built in {result.simulate_seconds + result.import_seconds:.1f} s: simulating and "
+        f"writing {result.simulate_seconds:.1f} s, importing {result.import_seconds:.1f} s"
+    )
     console.print(f"history ends {result.week_start.isoformat()} (the week it plans starts then)")
-    if summary is None:
+    if summary is None and result.pages > 38:  # a big agency: no table of every page
+        console.print(f"{result.pages:,} pages: eros pages --store {result.store_path}")
+    elif summary is None:
         pages_command(store=str(result.store_path), as_json=False)
     else:
         _print_run(summary)

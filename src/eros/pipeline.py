@@ -134,7 +134,6 @@ class AgencyWeek:
     held: list[CaptionLock]  # saved locks meeting the week, without the re-planned schedules
     newest: dict[str, datetime]  # each page's newest message before its week
     allocation: dict[str, str] = field(default_factory=dict)  # shared caption -> page
-    _inputs: dict[str, WeekInputs] = field(default_factory=dict, compare=False, repr=False)
 
     def newest_message_at(self, page_name: str) -> datetime | None:
         return self.newest.get(page_name)
@@ -173,11 +172,9 @@ class AgencyWeek:
         return replace(base, locks=base.locks + allocated_elsewhere)
 
     def _read_inputs(self, page_name: str) -> WeekInputs:
-        """The page's slice of the snapshot and of the saved plans (made once per page: the
-        allocation and the planning share it, and forked workers inherit it)."""
-        cached = self._inputs.get(page_name)
-        if cached is not None:
-            return cached
+        """The page's slice of the snapshot and of the saved plans. Made when asked, never kept:
+        a slice holds other pages' sends of shared captions, so keeping every page's would grow
+        with the square of the agency's size."""
         import numpy as np
 
         week = self.weeks[page_name]
@@ -197,7 +194,7 @@ class AgencyWeek:
                 key not in next_planned or when < next_planned[key]
             ):
                 next_planned[key] = when
-        inputs = WeekInputs(
+        return WeekInputs(
             candidates,
             evidence,
             last_sent,
@@ -205,8 +202,6 @@ class AgencyWeek:
             next_planned,
             self.newest_message_at(page_name),
         )
-        self._inputs[page_name] = inputs
-        return inputs
 
 
 ALLOCATION = "allocation"  # the schedule_id of a hold that the week's allocation gives a page

@@ -361,3 +361,108 @@ class CopyWriter:
             if self._claim(text):
                 trigger = "Curiosity" if category == "Teaser" else ""
                 return CaptionDraft(text, "bump", category, None, trigger, active)
+
+
+# ---------------------------------------------------------------- the pages beyond the seed's 38
+
+# Generated pages' bumps may end with a sign-off; with two emoji this gives ~5.5 million bump
+# texts (the seed's one-emoji grammar has 51,408, which a ~220-page agency uses up).
+SIGN_OFFS: Final = ("", " xo", " xx", " 😘", " 💋", " 💕")
+_PLACEHOLDER_VALUES: Final = {
+    "n": tuple(range(3, 25)),
+    "h": (6, 12, 24, 48),
+    "pct": (20, 25, 30, 40, 50),
+}
+
+
+def _variants(template: str) -> tuple[str, ...]:
+    """Every filled-in text of a hook template (the values `CopyWriter._fill` draws from)."""
+    names = [name for name in _PLACEHOLDER_VALUES if "{" + name + "}" in template]
+    if not names:
+        return (template,)
+    return tuple(
+        template.format(**dict(zip(names, values, strict=True)))
+        for values in itertools.product(*(_PLACEHOLDER_VALUES[name] for name in names))
+    )
+
+
+_HOOK_VARIANTS: Final = {
+    hook: _variants(hook)
+    for hook in PLAIN_HOOKS + tuple(h for hooks in HOOKS_BY_TRIGGER.values() for h in hooks)
+}
+
+
+GeneratedCaption = tuple[str, MessageKind, str, str, str, bool]
+"""caption_text, message_type, content_category, price_tier ("" for bumps), trigger, active."""
+
+
+class AgencyCopyWriter:
+    """Writes the own banks of generated pages, page after page, from each page's generator.
+
+    The grammar is the seed's with two emoji side by side (and, for bumps, a sign-off), so no text
+    can equal one of the seed's one-emoji captions; the texts already used are remembered, so a
+    caption belongs to one page. The labels (category, trigger, tier) follow the seed's weights.
+    Draws come in blocks of uniforms (one row per caption), not one call per part, and captions
+    are plain tuples: a bank of a few hundred thousand is written in seconds.
+    """
+
+    def __init__(self) -> None:
+        self._used: set[str] = set()
+
+    def _keep_new(self, batch: list[GeneratedCaption], into: list[GeneratedCaption]) -> None:
+        used = self._used
+        for caption in batch:
+            if caption[0] not in used:
+                used.add(caption[0])
+                into.append(caption)
+
+    def ppv(
+        self, rng: np.random.Generator, count: int, inactive_share: float
+    ) -> list[GeneratedCaption]:
+        captions: list[GeneratedCaption] = []
+        categories, emoji, openers = CONTENT_CATEGORIES, EMOJI, OPENERS
+        while len(captions) < count:
+            batch: list[GeneratedCaption] = []
+            for u in rng.random((count - len(captions), 12)).tolist():
+                category = categories[int(u[0] * len(categories))]
+                plain = u[1] < PLAIN_SHARE
+                trigger = "" if plain else TRIGGERS[int(u[2] * len(TRIGGERS))]
+                offers = OFFERS_BY_CATEGORY[category]
+                offer = offers[int(u[3] * len(offers))]
+                hooks = PLAIN_HOOKS if plain else HOOKS_BY_TRIGGER[trigger]
+                variants = _HOOK_VARIANTS[hooks[int(u[4] * len(hooks))]]
+                hook = variants[int(u[5] * len(variants))]
+                calls = PLAIN_CALLS_TO_ACTION if plain else CALLS_TO_ACTION
+                call = calls[int(u[6] * len(calls))]
+                opener = openers[int(u[7] * len(openers))]
+                if opener.endswith("!"):
+                    offer = offer[0].upper() + offer[1:]
+                pair = emoji[int(u[8] * len(emoji))] + emoji[int(u[9] * len(emoji))]
+                text = f"{opener} {offer} {pair} {hook}." + (f" {call}" if call else "")
+                cumulative = _CUMULATIVE_TIER_WEIGHTS[category]
+                draw = u[10] * cumulative[-1]
+                tier = PRICE_TIERS[min(bisect_right(cumulative, draw), len(PRICE_TIERS) - 1)]
+                batch.append((text, "ppv", category, tier, trigger, u[11] >= inactive_share))
+            self._keep_new(batch, captions)
+        return captions
+
+    def bump(
+        self, rng: np.random.Generator, count: int, inactive_share: float
+    ) -> list[GeneratedCaption]:
+        captions: list[GeneratedCaption] = []
+        emoji, greetings, questions = EMOJI, BUMP_GREETINGS, BUMP_QUESTIONS
+        while len(captions) < count:
+            batch: list[GeneratedCaption] = []
+            for u in rng.random((count - len(captions), 8)).tolist():
+                category = BUMP_CATEGORIES[int(u[0] * len(BUMP_CATEGORIES))]
+                bodies = BUMP_BODIES_BY_CATEGORY[category]
+                body = bodies[int(u[1] * len(bodies))]
+                greeting = greetings[int(u[2] * len(greetings))]
+                pair = emoji[int(u[3] * len(emoji))] + emoji[int(u[4] * len(emoji))]
+                question = questions[int(u[5] * len(questions))]
+                sign_off = SIGN_OFFS[int(u[6] * len(SIGN_OFFS))]
+                text = f"{greeting}! {body[0].upper()}{body[1:]} {pair} {question}{sign_off}"
+                trigger = "Curiosity" if category == "Teaser" else ""
+                batch.append((text, "bump", category, "", trigger, u[7] >= inactive_share))
+            self._keep_new(batch, captions)
+        return captions

@@ -7,6 +7,11 @@ agency has been over-messaging lately. The seed only moves numbers inside this l
 Each page's own caption bank is sized from its tier's volume (`own_bank_minimum`): the agency ran a
 21-day PPV and a 7-day bump cooldown, and at the end of history a page still has a week of the
 engine's busiest plan (with alternates) outside its cooldowns.
+
+A bigger agency (`agency_specs(page_count)`, up to `MAX_PAGES`) keeps the seed's 38 pages first and
+adds generated pages `page0039`, `page0040`, ...: each copies the type, tier and fatigue of a seed
+page and the time zone of another, picked by a fixed draw per page number, so the mix stays the
+seed's and page k is the same page in every agency that has it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Final, Literal
+
+import numpy as np
 
 PageType = Literal["free", "paid", "standard"]
 SizeTier = Literal["NEW", "SMALL", "MEDIUM", "LARGE", "XL"]
@@ -77,6 +84,36 @@ PAGE_SPECS: Final[tuple[PageSpec, ...]] = (
 )
 
 PAGE_NAMES: Final[tuple[str, ...]] = tuple(spec.page_name for spec in PAGE_SPECS)
+
+MAX_PAGES: Final = 5_000
+_LAYOUT_SEED: Final = 38  # the generated pages' layout is fixed, like the seed's: no world seed
+
+
+def generated_page_name(number: int) -> str:
+    """The name of the agency's page `number` (1-based) beyond the seed's 38: page0039, ..."""
+    return f"page{number:04d}"
+
+
+def agency_specs(page_count: int) -> tuple[PageSpec, ...]:
+    """The first `page_count` pages of an agency (1..MAX_PAGES): the seed's pages, then generated
+    ones whose type, tier, fatigue and time zone follow the seed's mix."""
+    if not 1 <= page_count <= MAX_PAGES:
+        raise ValueError(f"page_count must be in 1..{MAX_PAGES}, got {page_count}")
+    generated = []
+    for number in range(len(PAGE_SPECS) + 1, page_count + 1):
+        rng = np.random.default_rng(np.random.SeedSequence([_LAYOUT_SEED, number]))
+        shape, place = (PAGE_SPECS[int(index)] for index in rng.integers(len(PAGE_SPECS), size=2))
+        generated.append(
+            PageSpec(
+                generated_page_name(number),
+                shape.page_type,
+                shape.size_tier,
+                place.timezone,
+                shape.fatigued,
+            )
+        )
+    return PAGE_SPECS[:page_count] + tuple(generated)
+
 
 # Audience (≈ sent_count of a mass message) at the end of history, drawn log-uniformly inside these
 # bounds; they keep clear of the tier edges (5,000 / 25,000 / 100,000) so growth and noise over the

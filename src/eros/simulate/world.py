@@ -11,11 +11,16 @@ successive calls form a closed loop; `World.copy` gives independent copies for c
 from __future__ import annotations
 
 import copy as copy_module
+import hashlib
 import math
+import os
+import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Final, Literal, TypedDict
 
 import numpy as np
@@ -23,7 +28,7 @@ from numpy.typing import NDArray
 
 from eros.clock import as_utc, zone
 from eros.identity import caption_key
-from eros.simulate.copywriting import PRICE_BY_TIER, CaptionDraft, CopyWriter
+from eros.simulate.copywriting import PRICE_BY_TIER, AgencyCopyWriter, CaptionDraft, CopyWriter
 from eros.simulate.pages import (
     BUMP_COOLDOWN_DAYS,
     CAPTION_BANK_SPREAD,
@@ -38,6 +43,7 @@ from eros.simulate.pages import (
     SHARED_PPV_CAPTIONS,
     PageSpec,
     PageType,
+    agency_specs,
     own_bank_minimum,
 )
 from eros.simulate.truth import (
@@ -124,7 +130,7 @@ OWN_CAPTION_SHARE: Final = 0.7  # sends using the page's own captions (the rest:
 COOLDOWN_BREAK_SHARE: Final = 0.03
 
 KIND_PPV, KIND_BUMP, KIND_FOLLOWUP = 0, 1, 2
-_KIND_NAMES: Final[tuple[Literal["ppv", "bump", "followup"], ...]] = ("ppv", "bump", "followup")
+KIND_NAMES: Final[tuple[Literal["ppv", "bump", "followup"], ...]] = ("ppv", "bump", "followup")
 _KIND_BY_TYPE: Final = {
     "ppv": KIND_PPV,
     "bump": KIND_BUMP,
@@ -246,18 +252,29 @@ def _fans_days(
     state: _PageState,
     rng: np.random.Generator,
 ) -> list[FansRow]:
-    """Advance the audience over `days` (updating state) and return their fans rows."""
-    rows: list[FansRow] = []
+    """Advance the audience over `days` (updating state) and return their fans rows.
+
+    The active fans of a day depend only on the trend and the wobble, so the day's expiries (drawn
+    from the day before's audience) come from one binomial call over all days: the same draws, in
+    the same order, as one call per day.
+    """
     shocks = rng.normal(0.0, AUDIENCE_WOBBLE_SD, size=len(days))
+    actives: list[int] = []
+    wobble = state.audience_wobble
     for day, shock in zip(days, shocks.tolist(), strict=True):
-        state.audience_wobble = AUDIENCE_WOBBLE_PERSISTENCE * state.audience_wobble + shock
-        active = max(1, round(truth.audience_trend(day) * math.exp(state.audience_wobble)))
-        previous = state.active_fans if state.active_fans > 0 else active
-        expired = int(rng.binomial(previous, truth.churn_per_day))
-        new = active - previous + expired
+        wobble = AUDIENCE_WOBBLE_PERSISTENCE * wobble + shock
+        actives.append(max(1, round(truth.audience_trend(day) * math.exp(wobble))))
+    if not days:
+        return []
+    previous = [state.active_fans if state.active_fans > 0 else actives[0], *actives[:-1]]
+    expired_draws = rng.binomial(previous, truth.churn_per_day).tolist()
+    state.audience_wobble = wobble
+    state.active_fans = actives[-1]
+    rows: list[FansRow] = []
+    for day, active, before, expired in zip(days, actives, previous, expired_draws, strict=True):
+        new = active - before + expired
         if new < 0:
             expired, new = expired - new, 0
-        state.active_fans = active
         rows.append(
             FansRow(
                 page_name=truth.page_name,
@@ -270,6 +287,7 @@ def _fans_days(
     return rows
 
 
+@lru_cache(maxsize=65_536)  # pages share a handful of time zones and the same days
 def _day_axis(timezone_name: str, day: date) -> tuple[bool, int]:
     """(night segment usable, UTC offset in minutes of the day's sending hours) for a local day.
 
@@ -285,13 +303,7 @@ def _day_axis(timezone_name: str, day: date) -> tuple[bool, int]:
     return len(offsets) == 1, int(noon_offset.total_seconds() // 60)
 
 
-def _to_utc(
-    days: list[date], day_index: IntArray, local_minute: IntArray, offsets: IntArray
-) -> list[datetime]:
-    epoch_day = np.array([day.toordinal() - 719_163 for day in days], dtype=np.int64)  # 1970-01-01
-    utc_minute = epoch_day[day_index] * 1440 + local_minute - offsets[day_index]
-    naive: list[datetime] = utc_minute.astype("datetime64[m]").astype("datetime64[us]").tolist()
-    return [instant.replace(tzinfo=UTC) for instant in naive]
+_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 
 
 def _message_id(page_name: str, instant: datetime) -> str:
@@ -353,26 +365,31 @@ def _write_captions(
 
 def _draw_appeal(
     rng: np.random.Generator,
-    own: list[CaptionRow],
-    shared: list[CaptionRow],
+    catalog: list[CaptionRow],
+    keys: list[str],
     shared_appeal: dict[str, float],
-    key_of: Mapping[str, str],
-) -> dict[str, float]:
-    """caption_key → appeal on this page: PPVs shift the unlock logit, bumps the log view rate."""
-    category_taste = {
-        category: float(rng.normal(0.0, 0.15)) for category in _categories(own + shared)
-    }
-    appeal: dict[str, float] = {}
-    for row in own + shared:
-        key = key_of[row["caption_text"]]
+) -> FloatArray:
+    """Appeal on this page of each caption of `catalog` (the page's own, then the shared ones):
+    PPVs shift the unlock logit, bumps the log view rate.
+
+    One standard normal per caption, in catalog order, scaled by its kind: the same numbers as one
+    `rng.normal(0, scale)` call per caption.
+    """
+    categories = _categories(catalog)
+    category_taste = dict(
+        zip(categories, rng.normal(0.0, 0.15, size=len(categories)).tolist(), strict=True)
+    )
+    normals = rng.standard_normal(len(catalog)).tolist()
+    appeal: list[float] = []
+    for row, key, normal in zip(catalog, keys, normals, strict=True):
         if row["message_type"] == "bump":
-            appeal[key] = float(rng.normal(0.0, 0.12))
+            appeal.append(0.0 + 0.12 * normal)
         elif row["page_name"]:
-            appeal[key] = category_taste[row["content_category"]] + float(rng.normal(0.0, 0.3))
+            appeal.append(category_taste[row["content_category"]] + (0.0 + 0.3 * normal))
         else:
-            page_part = float(rng.normal(0.0, 0.12))
-            appeal[key] = category_taste[row["content_category"]] + shared_appeal[key] + page_part
-    return appeal
+            page_part = 0.0 + 0.12 * normal
+            appeal.append(category_taste[row["content_category"]] + shared_appeal[key] + page_part)
+    return np.array(appeal, dtype=np.float64)
 
 
 def _categories(rows: Iterable[CaptionRow]) -> list[str]:
@@ -402,10 +419,11 @@ def _pick_captions(
     """
     is_own = [bool(row["page_name"]) for row in catalog]
     active = [row["active"] for row in catalog]
-    free: dict[bool, list[int]] = {True: [], False: []}  # eligible captions by pool (own?)
+    own_pool: list[int] = []  # eligible captions of each pool
+    shared_pool: list[int] = []
     for index, row in enumerate(catalog):
         if row["message_type"] == message_type:
-            free[is_own[index]].append(index)
+            (own_pool if is_own[index] else shared_pool).append(index)
     last_used = [-(10**6)] * len(catalog)
     used_day: list[int] = []  # the sends so far (day, caption), in time order
     used_caption: list[int] = []
@@ -416,18 +434,17 @@ def _pick_captions(
     picks = rng.random(sends).tolist()
     breaks = (rng.random(sends) < COOLDOWN_BREAK_SHARE).tolist()
     break_picks = rng.random(sends).tolist()
-    retired = False
-    chosen: list[int] = []
+    late = False
     for send, day in enumerate(day_index.tolist()):
-        late = day >= first_late_day
-        if late and not retired:
-            retired = True
-            for own in (True, False):
-                free[own] = [index for index in free[own] if active[index]]
-        while released < len(used_day) and used_day[released] <= day - cooldown_days:
+        if not late and day >= first_late_day:
+            late = True
+            own_pool[:] = [index for index in own_pool if active[index]]
+            shared_pool[:] = [index for index in shared_pool if active[index]]
+        released_before = day - cooldown_days
+        while released < send and used_day[released] <= released_before:
             caption = used_caption[released]
-            if last_used[caption] == used_day[released] and (active[caption] or not late):
-                free[is_own[caption]].append(caption)
+            if last_used[caption] == used_day[released] and (not late or active[caption]):
+                (own_pool if is_own[caption] else shared_pool).append(caption)
             released += 1
         choice = -1
         if breaks[send]:
@@ -437,7 +454,7 @@ def _pick_captions(
                 if last_used[candidate] <= day - break_after and (active[candidate] or not late):
                     choice = candidate
         if choice < 0:
-            pool = free[use_own[send]] or free[not use_own[send]]
+            pool = (own_pool or shared_pool) if use_own[send] else (shared_pool or own_pool)
             if pool:
                 position = int(picks[send] * len(pool))
                 choice = pool[position]
@@ -454,16 +471,61 @@ def _pick_captions(
         last_used[choice] = day
         used_day.append(day)
         used_caption.append(choice)
-        chosen.append(choice)
-    return np.array(chosen, dtype=np.int64)
+    return np.array(used_caption, dtype=np.int64)
 
 
 @dataclass
-class _PageHistory:
-    messages: list[OutcomeRow]
+class _PageBank:
+    """A page's captions (own, then shared), their keys and their appeal on the page."""
+
+    catalog: list[CaptionRow]
+    keys: list[str]
+    appeal: FloatArray
+    new_captions: list[CaptionRow]  # the own captions of a generated page, else empty
+
+
+@dataclass
+class PageHistory:
+    """One page's simulated history as columns (one entry per sent message, in time order).
+
+    `catalog` is the page's bank (own captions, then the shared ones) and `caption_index` points
+    into it; `new_captions` are the page's own captions when the page is a generated one (the seed
+    pages' banks are written up front). `message_rows` gives the rows in the import format.
+    """
+
+    page_name: str
+    catalog: list[CaptionRow]
+    catalog_keys: list[str]
+    new_captions: list[CaptionRow]
+    utc_minute: IntArray  # minutes since 1970-01-01 00:00 UTC
+    kind: IntArray
+    caption_index: IntArray
+    price: FloatArray
+    sent: IntArray
+    viewed: IntArray
+    purchased: IntArray
     fans: list[FansRow]
     fatigue_at_end: float
     state: _PageState
+
+    def message_rows(self) -> list[MessageRow]:
+        naive: list[datetime] = (
+            self.utc_minute.astype("datetime64[m]").astype("datetime64[us]").tolist()
+        )
+        catalog = self.catalog
+        return [
+            _message_row(self.page_name, instant.replace(tzinfo=UTC), kind, catalog[index], *rest)
+            for instant, kind, index, *rest in zip(
+                naive,
+                self.kind.tolist(),
+                self.caption_index.tolist(),
+                self.price.tolist(),
+                self.sent.tolist(),
+                self.viewed.tolist(),
+                self.purchased.tolist(),
+                strict=True,
+            )
+        ]
 
 
 def _history_volume(
@@ -521,47 +583,52 @@ def _history_kinds(
     ppv_counts: IntArray,
     followup_counts: IntArray,
 ) -> tuple[IntArray, IntArray]:
-    """(kind, parent index) per slot: PPVs in 08:00–23:49, follow-ups ≥ 2 h after a PPV that day."""
-    kind = np.full(len(day_index), KIND_BUMP, dtype=np.int64)
-    parent = np.full(len(day_index), -1, dtype=np.int64)
-    bounds = np.searchsorted(day_index, np.arange(len(ppv_counts) + 1))
-    uniforms = rng.random(len(day_index))
-    for day in range(len(ppv_counts)):
-        start, stop = int(bounds[day]), int(bounds[day + 1])
-        slots = np.arange(start, stop)
-        daytime = slots[minute[start:stop] >= DAY_FIRST_MINUTE]
-        if len(daytime) == 0:
+    """(kind, parent index) per slot: PPVs in 08:00–23:49, follow-ups ≥ 2 h after a PPV that day.
+
+    A day has a few dozen slots, so the day's work is done on Python lists (numpy's per-call cost
+    would dominate); the draws are the same as ever: one uniform per slot, up front.
+    """
+    kind = [KIND_BUMP] * len(day_index)
+    parent = [-1] * len(day_index)
+    bounds = np.searchsorted(day_index, np.arange(len(ppv_counts) + 1)).tolist()
+    uniforms = rng.random(len(day_index)).tolist()
+    minutes = minute.tolist()
+    for day, (ppv_count, wanted) in enumerate(
+        zip(ppv_counts.tolist(), followup_counts.tolist(), strict=True)
+    ):
+        start, stop = bounds[day], bounds[day + 1]
+        daytime = [slot for slot in range(start, stop) if minutes[slot] >= DAY_FIRST_MINUTE]
+        if not daytime:
             continue
-        # The ppv_counts[day] daytime slots with the smallest uniforms become PPVs.
-        ppv = np.sort(daytime[np.argsort(uniforms[daytime])[: ppv_counts[day]]])
-        kind[ppv] = KIND_PPV
-        wanted = int(followup_counts[day])
+        # The ppv_count daytime slots with the smallest uniforms become PPVs.
+        ppv = sorted(sorted(daytime, key=uniforms.__getitem__)[:ppv_count])
+        for slot in ppv:
+            kind[slot] = KIND_PPV
         if wanted == 0:
             continue
-        for slot in slots[::-1]:
+        for slot in range(stop - 1, start - 1, -1):
             if kind[slot] != KIND_BUMP:
                 continue
-            earlier = ppv[minute[ppv] <= minute[slot] - FOLLOWUP_DELAY_MINUTES]
-            if len(earlier) == 0:
+            latest = minutes[slot] - FOLLOWUP_DELAY_MINUTES
+            earlier = [index for index in ppv if minutes[index] <= latest]
+            if not earlier:
                 continue
             kind[slot] = KIND_FOLLOWUP
             parent[slot] = earlier[int(uniforms[slot] * len(earlier))]
             wanted -= 1
             if wanted == 0:
                 break
-    return kind, parent
+    return np.array(kind, dtype=np.int64), np.array(parent, dtype=np.int64)
 
 
 def _history_for_page(
     spec: PageSpec,
     truth: PageTruth,
     ground: GroundTruth,
-    own: list[CaptionRow],
-    shared: list[CaptionRow],
-    key_of: Mapping[str, str],
+    bank: _PageBank,
     seed: int,
     stream: int,
-) -> _PageHistory:
+) -> PageHistory:
     history_start = _add_days(ground.history_end, -ground.history_days)
     first_day = max(history_start, truth.start_date)
     day_count = (ground.history_end - first_day).days
@@ -583,8 +650,7 @@ def _history_for_page(
     kind, parent = _history_kinds(schedule_rng, day_index, minute, ppv_counts, followup_counts)
 
     # Captions and prices: own or shared, inactive captions only in the first 60 % of history.
-    catalog = own + shared
-    keys_of_catalog = [key_of[row["caption_text"]] for row in catalog]
+    catalog = bank.catalog
     first_late_day = int(0.6 * day_count)
     caption_index = np.zeros(len(kind), dtype=np.int64)
     ppv_index = np.flatnonzero(kind == KIND_PPV)
@@ -596,14 +662,15 @@ def _history_for_page(
         first_late_day=first_late_day,
         cooldown_days=PPV_COOLDOWN_DAYS,
     )
-    tiers = [catalog[index]["price_tier"] for index in caption_index.tolist()]
+    tier_price = np.array([PRICE_BY_TIER.get(row["price_tier"], 0.0) for row in catalog])
     price = np.zeros(len(kind))
-    price[ppv_index] = _price(np.array([PRICE_BY_TIER[tiers[i]] for i in ppv_index]), schedule_rng)
+    price[ppv_index] = _price(tier_price[caption_index[ppv_index]], schedule_rng)
     # Follow-ups re-offer their parent's caption at its price; luxury and VIP PPVs get none.
-    followups = np.flatnonzero(kind == KIND_FOLLOWUP)
-    allowed = np.array(
-        [tiers[i] in FOLLOWUP_PRICE_TIERS for i in parent[followups]], dtype=np.bool_
+    followup_tier = np.array(
+        [row["price_tier"] in FOLLOWUP_PRICE_TIERS for row in catalog], dtype=np.bool_
     )
+    followups = np.flatnonzero(kind == KIND_FOLLOWUP)
+    allowed = followup_tier[caption_index[parent[followups]]]
     kept, dropped = followups[allowed], followups[~allowed]
     caption_index[kept] = caption_index[parent[kept]]
     price[kept] = price[parent[kept]]
@@ -618,13 +685,13 @@ def _history_for_page(
         first_late_day=first_late_day,
         cooldown_days=BUMP_COOLDOWN_DAYS,
     )
-    keys = [keys_of_catalog[index] for index in caption_index.tolist()]
 
     # Fatigue per day (start of day) from the day's volume.
-    messages_per_day = np.bincount(day_index, minlength=day_count)
-    fatigue = np.zeros(day_count + 1)
+    messages_per_day = np.bincount(day_index, minlength=day_count).tolist()
+    fatigue_list = [0.0]
     for day in range(day_count):
-        fatigue[day + 1] = next_fatigue(truth, float(fatigue[day]), int(messages_per_day[day]))
+        fatigue_list.append(next_fatigue(truth, fatigue_list[day], messages_per_day[day]))
+    fatigue = np.array(fatigue_list)
 
     # Audience per day.
     state = _PageState(
@@ -638,16 +705,17 @@ def _history_for_page(
 
     # Outcomes.
     drop_start = ground.platform_drop_start
+    epoch_day = np.arange(day_count, dtype=np.int64) + (first_day.toordinal() - _EPOCH_ORDINAL)
     batch = _Batch(
         kind=kind,
         day_index=day_index,
         local_minute=minute,
-        appeal=np.array([truth.appeal_of(key) for key in keys]),
+        appeal=bank.appeal[caption_index],
         price=price,
         parent=parent,
         outside_nonbuyers=np.zeros(len(kind), dtype=np.int64),
         active_fans=np.array([row["active_fans"] for row in fans], dtype=np.int64),
-        weekday=np.array([day.weekday() for day in days], dtype=np.int64),
+        weekday=(epoch_day + 3) % 7,  # 1970-01-01 was a Thursday
         holiday_lift=np.array([ground.holiday_lift(day) for day in days]),
         fatigue=fatigue[:day_count],
         platform_factor=np.array(
@@ -661,26 +729,58 @@ def _history_for_page(
         _respond(truth, batch.part(recent_start, len(kind)), _rng(seed, stream, _RECENT_OUTCOMES)),
     ]
     sent, viewed, purchased = (np.concatenate(arrays) for arrays in zip(*counts, strict=True))
-    for index in ppv_index.tolist():
-        state.nonbuyers_by_caption[keys[index]] = int(sent[index] - purchased[index])
-    caption_rows = [catalog[index] for index in caption_index.tolist()]
+    keys = bank.keys
+    for caption, sent_count, purchased_count in zip(
+        caption_index[ppv_index].tolist(),
+        sent[ppv_index].tolist(),
+        purchased[ppv_index].tolist(),
+        strict=True,
+    ):
+        state.nonbuyers_by_caption[keys[caption]] = sent_count - purchased_count
+    return PageHistory(
+        page_name=truth.page_name,
+        catalog=catalog,
+        catalog_keys=keys,
+        new_captions=bank.new_captions,
+        utc_minute=epoch_day[day_index] * 1440 + minute - offsets[day_index],
+        kind=kind,
+        caption_index=caption_index,
+        price=price,
+        sent=sent,
+        viewed=viewed,
+        purchased=purchased,
+        fans=fans,
+        fatigue_at_end=float(fatigue[day_count]),
+        state=state,
+    )
 
-    instants = _to_utc(days, day_index, minute, offsets)
-    messages = [
-        _outcome_row(truth.page_name, instant, kind_code, row, key, amount, s, v, p)
-        for instant, kind_code, row, key, amount, s, v, p in zip(
-            instants,
-            kind.tolist(),
-            caption_rows,
-            keys,
-            price.tolist(),
-            sent.tolist(),
-            viewed.tolist(),
-            purchased.tolist(),
-            strict=True,
-        )
-    ]
-    return _PageHistory(messages, fans, float(fatigue[day_count]), state)
+
+def _message_row(
+    page_name: str,
+    instant: datetime,
+    kind_code: int,
+    caption: CaptionRow,
+    price: float,
+    sent: int,
+    viewed: int,
+    purchased: int,
+) -> MessageRow:
+    price = round(price, 2)
+    return MessageRow(
+        page_name=page_name,
+        sent_at=instant,
+        message_type=KIND_NAMES[kind_code],
+        caption_text=caption["caption_text"],
+        price=price,
+        sent_count=sent,
+        viewed_count=viewed,
+        purchased_count=purchased,
+        revenue=round(purchased * price, 2),
+        message_id=_message_id(page_name, instant),
+        content_category=caption["content_category"],
+        price_tier=caption["price_tier"],
+        trigger=caption["trigger"],
+    )
 
 
 def _outcome_row(
@@ -699,7 +799,7 @@ def _outcome_row(
     return OutcomeRow(
         page_name=page_name,
         sent_at=instant,
-        message_type=_KIND_NAMES[kind_code],
+        message_type=KIND_NAMES[kind_code],
         caption_text=str(caption.get("caption_text", "")),
         price=price,
         sent_count=sent,
@@ -740,13 +840,25 @@ class World:
 
     pages: list[PageRow]
     captions: list[CaptionRow]
-    messages: list[MessageRow]
-    fans: list[FansRow]
     truth: GroundTruth
     next_day: date  # first local day not simulated yet (same calendar date for every page)
     week_fans: list[FansRow] = field(default_factory=list)  # fans rows of the last simulate_week
+    histories: list[PageHistory] = field(default_factory=list, repr=False)
     _states: dict[str, _PageState] = field(default_factory=dict, repr=False)
     _bank: dict[str, dict[str, CaptionRow]] = field(default_factory=dict, repr=False)
+    _messages: list[MessageRow] | None = field(default=None, repr=False)
+
+    @property
+    def messages(self) -> list[MessageRow]:
+        """The history's messages in the import format, page by page (made on first use)."""
+        if self._messages is None:
+            self._messages = [row for page in self.histories for row in page.message_rows()]
+        return self._messages
+
+    @property
+    def fans(self) -> list[FansRow]:
+        """The history's fans rows, page by page."""
+        return [row for page in self.histories for row in page.fans]
 
     def __repr__(self) -> str:
         return (
@@ -1002,21 +1114,36 @@ class World:
 # ---------------------------------------------------------------- building
 
 
-def build_world(
+@dataclass
+class Agency:
+    """An agency being simulated: what is known up front, then its pages' histories one by one.
+
+    `captions` holds the shared bank and the seed pages' own captions (written in one stream up
+    front); a generated page's own captions come with its history (`PageHistory.new_captions`).
+    `truth.pages` fills in as `histories` is consumed (once).
+    """
+
+    pages: list[PageRow]
+    captions: list[CaptionRow]
+    truth: GroundTruth
+    histories: Iterator[PageHistory]
+
+
+def simulate_agency(
     history_end: date,
     *,
     seed: int = 7,
     history_days: int = 182,
     platform_drop: float | None = None,
     pages: Iterable[str] | None = None,
-) -> World:
-    """The demo agency with `history_days` of history up to the day before `history_end` (a Monday).
+    page_count: int | None = None,
+    workers: int | None = None,
+) -> Agency:
+    """The agency of `build_world`, page by page, so a big one can be written out as it is made.
 
-    `platform_drop` (0–1) lowers every page's view and unlock rates by that share during the last
-    14 days of history: a platform-wide effect the analyzer must not blame on the pages.
-    `pages` (names from `PAGE_NAMES`) keeps only those pages, each exactly as it is in the whole
-    agency (the same truth, history, own captions and closed loop; the shared bank is kept whole):
-    a small world for tests that do not need all 38.
+    `workers` forked processes simulate the pages (default: see `_workers`) while this process
+    writes the banks and consumes the pages; the pages come back in order and are the same
+    whatever the number of workers.
     """
     if history_end.weekday() != 0:
         raise ValueError(f"history_end must be a Monday, got {history_end} ({history_end:%A})")
@@ -1026,18 +1153,22 @@ def build_world(
     if not 0.0 <= drop < 1.0:
         raise ValueError(f"platform_drop must be in [0, 1), got {platform_drop}")
 
-    chosen = _chosen_specs(pages)
+    layout = agency_specs(len(PAGE_SPECS) if page_count is None else page_count)
+    chosen = _chosen_specs(pages, layout)
     chosen_names = {spec.page_name for _, spec in chosen}
-    # The whole bank is written (its draws run in one stream across the pages), then cut down.
-    captions, shared, own_by_page = _write_captions(seed)
-    if len(chosen) < len(PAGE_SPECS):
-        captions = [row for row in captions if row["page_name"] in chosen_names | {""}]
-    key_of = {row["caption_text"]: caption_key(row["caption_text"]) for row in captions}
+    # The seed pages' bank is written whole (its draws run in one stream across the 38 pages),
+    # then cut down to the chosen pages.
+    _, shared, own_by_page = _write_captions(seed)
+    captions = shared + [
+        row
+        for spec in PAGE_SPECS
+        if spec.page_name in chosen_names
+        for row in own_by_page[spec.page_name]
+    ]
+    shared_keys = [caption_key(row["caption_text"]) for row in shared]
     shared_rng = _rng(seed, SHARED_STREAM, _TRUTH)
     holiday_lift_by_name = draw_holiday_lifts(shared_rng)
-    shared_appeal = {
-        key_of[row["caption_text"]]: float(shared_rng.normal(0.0, 0.25)) for row in shared
-    }
+    shared_appeal = {key: float(shared_rng.normal(0.0, 0.25)) for key in shared_keys}
     ground = GroundTruth(
         seed=seed,
         history_end=history_end,
@@ -1047,58 +1178,201 @@ def build_world(
         holiday_lift_by_name=holiday_lift_by_name,
         pages={},
     )
-    messages: list[MessageRow] = []
-    fans: list[FansRow] = []
-    states: dict[str, _PageState] = {}
-    bank: dict[str, dict[str, CaptionRow]] = {}
-    for stream, spec in sorted(chosen, key=lambda item: item[1].page_name):
-        truth_rng = _rng(seed, stream, _TRUTH)
-        own = own_by_page[spec.page_name]
-        appeal = _draw_appeal(_rng(seed, stream, _APPEAL), own, shared, shared_appeal, key_of)
+
+    def page_history(
+        stream: int, spec: PageSpec, own: list[CaptionRow], new_captions: list[CaptionRow]
+    ) -> tuple[PageHistory, PageTruth]:
+        catalog = own + shared
+        own_key = caption_key if not new_captions else _fresh_caption_key
+        keys = [own_key(row["caption_text"]) for row in own] + shared_keys
+        appeal = _draw_appeal(_rng(seed, stream, _APPEAL), catalog, keys, shared_appeal)
         truth = draw_page_truth(
             spec,
-            truth_rng,
+            _rng(seed, stream, _TRUTH),
             history_end=history_end,
             history_days=history_days,
-            caption_appeal=appeal,
+            caption_appeal=dict(zip(keys, appeal.tolist(), strict=True)),
         )
-        history = _history_for_page(spec, truth, ground, own, shared, key_of, seed, stream)
-        ground.pages[spec.page_name] = replace(truth, fatigue_at_history_end=history.fatigue_at_end)
-        messages.extend(_without_key(row) for row in history.messages)
-        fans.extend(history.fans)
-        states[spec.page_name] = history.state
-        bank[spec.page_name] = {key_of[row["caption_text"]]: row for row in own + shared}
+        bank = _PageBank(catalog, keys, appeal, new_captions)
+        history = _history_for_page(spec, truth, ground, bank, seed, stream)
+        return history, replace(truth, fatigue_at_history_end=history.fatigue_at_end)
+
+    def tasks() -> Iterator[_PageTask]:
+        seed_pages = [(stream, spec) for stream, spec in chosen if stream < len(PAGE_SPECS)]
+        for stream, spec in sorted(seed_pages, key=lambda item: item[1].page_name):
+            yield stream, spec, own_by_page[spec.page_name], []
+        # Generated pages: every bank up to the last chosen page is written, in page order, so a
+        # page's captions do not depend on which pages are chosen or how big the agency is.
+        wanted = {stream for stream, _ in chosen if stream >= len(PAGE_SPECS)}
+        writer = AgencyCopyWriter()
+        for stream in range(len(PAGE_SPECS), max(wanted, default=-1) + 1):
+            spec = layout[stream]
+            own = _write_generated_bank(writer, spec, _rng(seed, stream, _CAPTIONS))
+            if stream in wanted:
+                yield stream, spec, own, own
+
+    def histories() -> Iterator[PageHistory]:
+        count = _workers(workers, len(chosen))
+        for history, truth in _run_pages(page_history, tasks(), count, shared):
+            ground.pages[truth.page_name] = truth
+            yield history
+
     page_rows = [
         PageRow(page_name=spec.page_name, page_type=spec.page_type, timezone=spec.timezone)
         for _, spec in chosen
     ]
+    return Agency(pages=page_rows, captions=captions, truth=ground, histories=histories())
+
+
+def build_world(
+    history_end: date,
+    *,
+    seed: int = 7,
+    history_days: int = 182,
+    platform_drop: float | None = None,
+    pages: Iterable[str] | None = None,
+    page_count: int | None = None,
+    workers: int | None = None,
+) -> World:
+    """The demo agency with `history_days` of history up to the day before `history_end` (a Monday).
+
+    `platform_drop` (0–1) lowers every page's view and unlock rates by that share during the last
+    14 days of history: a platform-wide effect the analyzer must not blame on the pages.
+    `page_count` (1–5,000; default the seed's 38) sizes the agency: the seed's pages first, then
+    generated ones (`agency_specs`); every page is the same in any agency that has it.
+    `pages` (names of the agency's pages) keeps only those pages, each exactly as it is in the whole
+    agency (the same truth, history, own captions and closed loop; the shared bank is kept whole):
+    a small world for tests that do not need all of them.
+    """
+    agency = simulate_agency(
+        history_end,
+        seed=seed,
+        history_days=history_days,
+        platform_drop=platform_drop,
+        pages=pages,
+        page_count=page_count,
+        workers=workers,
+    )
+    histories = list(agency.histories)
     return World(
-        pages=page_rows,
-        captions=captions,
-        messages=messages,
-        fans=fans,
-        truth=ground,
+        pages=agency.pages,
+        captions=agency.captions + [row for page in histories for row in page.new_captions],
+        truth=agency.truth,
         next_day=history_end,
-        _states=states,
-        _bank=bank,
+        histories=histories,
+        _states={page.page_name: page.state for page in histories},
+        _bank={
+            page.page_name: dict(zip(page.catalog_keys, page.catalog, strict=True))
+            for page in histories
+        },
     )
 
 
-def _chosen_specs(pages: Iterable[str] | None) -> list[tuple[int, PageSpec]]:
+_PageTask = tuple[int, PageSpec, list[CaptionRow], list[CaptionRow]]
+_PageFunction = Callable[
+    [int, PageSpec, list[CaptionRow], list[CaptionRow]], tuple[PageHistory, PageTruth]
+]
+SERIAL_PAGES: Final = 64  # up to this many pages (the default demo) no process is forked
+_FORKED_PAGE: _PageFunction | None = None  # the agency's page function, inherited by forked workers
+
+
+def _workers(requested: int | None, pages: int) -> int:
+    """Simulating processes: as asked; else 1 for a small agency or when no core is idle (a busy
+    machine gains nothing from forking, measured), else 2 (this process writes meanwhile)."""
+    if requested is not None:
+        return max(1, requested)
+    cores = len(os.sched_getaffinity(0))
+    idle_cores = cores - os.getloadavg()[0]
+    if pages <= SERIAL_PAGES or cores < 2 or idle_cores < 1.0:
+        return 1
+    return 2
+
+
+def _forked_page(task: _PageTask) -> tuple[PageHistory, PageTruth]:
+    """A page simulated in a worker; its catalog stays behind (the parent has it)."""
+    if _FORKED_PAGE is None:
+        raise RuntimeError("no agency to simulate in this process")
+    history, truth = _FORKED_PAGE(*task)
+    return replace(history, catalog=[], new_captions=[]), truth
+
+
+def _run_pages(
+    page: _PageFunction, tasks: Iterator[_PageTask], workers: int, shared: list[CaptionRow]
+) -> Iterator[tuple[PageHistory, PageTruth]]:
+    """`page` of every task, in order: here, or in `workers` forked processes."""
+    if workers <= 1:
+        for task in tasks:
+            yield page(*task)
+        return
+    import multiprocessing
+
+    global _FORKED_PAGE
+    _FORKED_PAGE = page
+    waiting: deque[tuple[list[CaptionRow], list[CaptionRow]]] = deque()  # (own, new) by task
+
+    def sent() -> Iterator[_PageTask]:  # runs in the pool's task thread
+        for task in tasks:
+            waiting.append((task[2], task[3]))
+            yield task
+
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for history, truth in pool.imap(_forked_page, sent(), chunksize=2):
+                own, new_captions = waiting.popleft()  # results come back in task order
+                yield replace(history, catalog=own + shared, new_captions=new_captions), truth
+    finally:
+        _FORKED_PAGE = None
+
+
+def _fresh_caption_key(text: str) -> str:
+    """`caption_key` of a caption hashed once (no cache), skipping the white-space pass when the
+    normalised text has nothing for it to change (one space between words, none at the ends)."""
+    normal = unicodedata.normalize("NFKC", text).lower()
+    if "  " in normal or not normal.isprintable() or normal.strip() != normal:
+        return caption_key.__wrapped__(text)
+    return hashlib.sha256(normal.encode("utf-8")).hexdigest()
+
+
+def _write_generated_bank(
+    writer: AgencyCopyWriter, spec: PageSpec, rng: np.random.Generator
+) -> list[CaptionRow]:
+    """A generated page's own bank, sized like a seed page's (`own_bank_minimum` × 1–1.15)."""
+    ppv_low, bump_low = own_bank_minimum(spec)
+    spread = rng.uniform(1.0, 1.0 + CAPTION_BANK_SPREAD, size=2).tolist()
+    ppv_count, bump_count = round(ppv_low * spread[0]), round(bump_low * spread[1])
+    page_name = spec.page_name
+    return [
+        CaptionRow(
+            caption_text=text,
+            message_type=message_type,
+            page_name=page_name,
+            content_category=category,
+            price_tier=tier,
+            trigger=trigger,
+            active=active,
+        )
+        for text, message_type, category, tier, trigger, active in writer.ppv(
+            rng, ppv_count, INACTIVE_SHARE
+        )
+        + writer.bump(rng, bump_count, INACTIVE_SHARE)
+    ]
+
+
+def _chosen_specs(
+    pages: Iterable[str] | None, layout: tuple[PageSpec, ...]
+) -> list[tuple[int, PageSpec]]:
     """(random stream, spec) of the pages to simulate, in the layout's order; the stream is the
     page's position in the whole agency, so a page draws the same numbers in any subset."""
-    everything = list(enumerate(PAGE_SPECS))
+    everything = list(enumerate(layout))
     if pages is None:
         return everything
     wanted = {pages} if isinstance(pages, str) else set(pages)
-    unknown = sorted(wanted - {spec.page_name for spec in PAGE_SPECS})
+    unknown = sorted(wanted - {spec.page_name for spec in layout})
     if unknown:
-        raise ValueError(f"unknown page(s) {', '.join(unknown)}: choose from PAGE_NAMES")
+        raise ValueError(
+            f"unknown page(s) {', '.join(unknown)}: choose from the agency's "
+            f"{len(layout)} pages (PAGE_NAMES for the seed's)"
+        )
     if not wanted:
         raise ValueError("pages must name at least one page")
     return [(stream, spec) for stream, spec in everything if spec.page_name in wanted]
-
-
-def _without_key(row: OutcomeRow) -> MessageRow:
-    message = {column: value for column, value in row.items() if column != "caption_key"}
-    return message  # type: ignore[return-value]
