@@ -31,7 +31,7 @@ def outcome(
     folder.mkdir(parents=True, exist_ok=True)
     file = folder.parent / "messages.csv"  # the same name in both reports
     file.write_bytes(data)
-    with clock.frozen(NOW), open_store(str(folder / "store.duckdb")) as store:
+    with clock.frozen(NOW), open_store(str(folder / "store.duckdb"), create=True) as store:
         store.upsert_pages(PAGES)
         try:
             report = import_file(
