@@ -185,7 +185,7 @@ def number_rows(draw: st.DrawFn) -> bytes:
 
 
 DIFFERENTIAL = settings(
-    max_examples=60,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
