@@ -594,17 +594,7 @@ def _import_rows(
     create_pages: bool,
     on_progress: Callable[[int], None] | None,
 ) -> ImportReport:
-    _check_header(kind, file_label, header)
-    wanted = import_columns(kind)
-    index = {name: header.index(name) for name in wanted if name in header}
-    read = set(index.values())
-    context = _Context(
-        settings=settings,
-        known_pages={page.page_name for page in store.pages()},
-        create_pages=create_pages,
-        triggers=_trigger_names(settings),
-        new_pages={},
-    )
+    index, read, context = _reading(kind, file_label, header, store, settings, create_pages)
     validate = VALIDATORS[kind]
     problems: list[RowProblem] = []
     bad_rows = 0
@@ -667,6 +657,28 @@ def _checked_row(
     if fault:
         raise fault
     return validate(get, line, context)
+
+
+def _reading(
+    kind: ImportKind,
+    file_label: str,
+    header: list[str],
+    store: Store,
+    settings: Settings,
+    create_pages: bool,
+) -> tuple[dict[str, int], set[int], _Context]:
+    """What reading a file of `kind` needs, once its header is checked: the position of each
+    column read, the positions read, and the row validator's context."""
+    _check_header(kind, file_label, header)
+    index = {name: header.index(name) for name in import_columns(kind) if name in header}
+    context = _Context(
+        settings=settings,
+        known_pages={page.page_name for page in store.pages()},
+        create_pages=create_pages,
+        triggers=_trigger_names(settings),
+        new_pages={},
+    )
+    return index, set(index.values()), context
 
 
 def _check_header(kind: ImportKind, file: str, header: list[str]) -> None:

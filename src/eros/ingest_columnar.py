@@ -26,14 +26,13 @@ from eros.ingest import (
     ImportReport,
     RowError,
     _canonical,
-    _check_header,
     _checked_row,
     _choice,
     _Context,
     _duplicates_rejected,
     _message_type,
     _not_a_value,
-    _trigger_names,
+    _reading,
     import_columns,
 )
 from eros.settings import PRICE_TIERS, Settings
@@ -236,17 +235,7 @@ def import_messages_columnar(
     if header is None:
         return None
     file_label = str(path)
-    _check_header("messages", file_label, header)
-    wanted = import_columns("messages")
-    index = {name: header.index(name) for name in wanted if name in header}
-    read = set(index.values())
-    context = _Context(
-        settings=settings,
-        known_pages={page.page_name for page in store.pages()},
-        create_pages=create_pages,
-        triggers=_trigger_names(settings),
-        new_pages={},
-    )
+    index, read, context = _reading("messages", file_label, header, store, settings, create_pages)
     with closing(duckdb.connect()) as engine:
         try:
             engine.execute(f"CREATE TABLE parsed AS {_parsed_sql(index)}", [str(path)])
