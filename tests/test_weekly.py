@@ -127,7 +127,7 @@ def test_one_page_rebuilt_after_the_agency_run_is_unchanged(small_store_path: Pa
         agency = run_pages(str(small_store_path), None, WEEK, "optimize", settings)
         alone = build_page_week(str(small_store_path), "jadebri", WEEK, "optimize", settings)
     (planned,) = [run.built for run in agency.pages if run.page_name == "jadebri"]
-    assert planned is not None
+    assert planned is not None, "the agency run planned jadebri"
     assert alone.schedule.schedule_id == planned.schedule.schedule_id
     assert alone.persisted == "unchanged"
 
