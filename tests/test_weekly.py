@@ -207,3 +207,11 @@ def test_the_worker_count_changes_nothing_but_speed(
     assert len(ids) == len(result.pages)
     assert ids == [run.built.schedule.schedule_id for run in alone.pages if run.built is not None]
     assert all(run.built.persisted == "unchanged" for run in alone.pages if run.built is not None)
+
+
+def test_a_run_that_finds_no_page_exits_2(db_path: Path) -> None:
+    with open_store(str(db_path), create=True):
+        pass
+    result = runner.invoke(app, ["run", "--all", "--week", "2025-11-03", "--store", str(db_path)])
+    assert result.exit_code == 2
+    assert "no pages to plan" in result.stderr
