@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +40,7 @@ from eros.models import (
     CaptionLock,
     CaptionSelection,
     CaptionSnapshot,
+    group_bounds,
 )
 from eros.schedule import Schedule, build
 from eros.settings import Settings
@@ -138,6 +140,11 @@ class AgencyWeek:
     def newest_message_at(self, page_name: str) -> datetime | None:
         return self.newest.get(page_name)
 
+    @cached_property
+    def planned_bounds(self) -> dict[str, tuple[int, int]]:
+        """Each page's rows of `planned` (the store returns them grouped by page)."""
+        return group_bounds(self.planned["page_name"])
+
     def stale(self, page_name: str, settings: Settings) -> str | None:
         """Why the page must not be planned from its data, or None when its data is recent."""
         newest = self.newest_message_at(page_name)
@@ -175,14 +182,13 @@ class AgencyWeek:
         """The page's slice of the snapshot and of the saved plans. Made when asked, never kept:
         a slice holds other pages' sends of shared captions, so keeping every page's would grow
         with the square of the agency's size."""
-        import numpy as np
-
         week = self.weeks[page_name]
         candidates, evidence, last_sent = self.snapshot.for_page(page_name, week.as_of)
         start_s = week.week_start_utc.timestamp()
         end_s = clock.week_bounds_utc(week.week_start, clock.zone(week.page.timezone))[1]
         planned = self.planned
-        rows = np.flatnonzero(planned["page_name"] == page_name)
+        start, stop = self.planned_bounds.get(page_name, (0, 0))
+        rows = range(start, stop)
         next_planned: dict[str, datetime] = {}
         for i in rows:
             key, instant = str(planned["caption_key"][i]), float(planned["send_at"][i])
