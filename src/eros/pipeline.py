@@ -46,7 +46,7 @@ from eros.schedule import Schedule, build
 from eros.settings import Settings
 from eros.store import Store, open_store
 from eros.store.base import Page, SaveRequest
-from eros.validate import Validation, ValidationContext, validate
+from eros.validate import Validation, ValidationContext, stale_data, validate
 from eros.workers import die_with_parent
 
 logger = logging.getLogger(__name__)
@@ -147,21 +147,11 @@ class AgencyWeek:
 
     def stale(self, page_name: str, settings: Settings) -> str | None:
         """Why the page must not be planned from its data, or None when its data is recent."""
-        newest = self.newest_message_at(page_name)
         week = self.weeks[page_name]
-        if newest is None:
-            return (
-                f"page {page_name!r}: no message history before the week of {week.week_start}; "
-                "import its messages first"
-            )
-        if newest < week.week_start_utc - timedelta(days=settings.stale_after_days):
-            return (
-                f"page {page_name!r}: newest message {newest:%Y-%m-%d} is "
-                f"{(week.week_start_utc - newest).days} days before the week of "
-                f"{week.week_start} (stale_after_days = {settings.stale_after_days}); "
-                "import recent messages first"
-            )
-        return None
+        reason = stale_data(self.newest_message_at(page_name), week.week_start_utc, settings)
+        if reason is None:
+            return None
+        return f"page {page_name!r}: {reason}; import its recent messages first"
 
     def inputs(self, page_name: str, *, allocated: bool = True) -> WeekInputs:
         """One page's inputs; with `allocated`, shared captions allocated to other pages count

@@ -239,16 +239,24 @@ def _cooldown(
     return problems
 
 
+def stale_data(
+    newest_message_at: datetime | None, week_start_utc: datetime, settings: Settings
+) -> str | None:
+    """Why a page's history is too old to plan the week from, or None when it is recent."""
+    if newest_message_at is None:
+        return "no message history before the week"
+    if newest_message_at < week_start_utc - timedelta(days=settings.stale_after_days):
+        days = (week_start_utc - newest_message_at).days
+        return (
+            f"newest message {newest_message_at:%Y-%m-%d} is {days} days before the week of "
+            f"{week_start_utc:%Y-%m-%d} (stale_after_days = {settings.stale_after_days})"
+        )
+    return None
+
+
 def _stale(context: ValidationContext, settings: Settings, week_start_utc: datetime) -> list[str]:
-    newest = context.newest_message_at
-    if newest is None:
-        return ["no message history before the week"]
-    if newest < week_start_utc - timedelta(days=settings.stale_after_days):
-        return [
-            f"newest message {newest:%Y-%m-%d} is more than {settings.stale_after_days} days "
-            f"before the week ({week_start_utc:%Y-%m-%d})"
-        ]
-    return []
+    reason = stale_data(context.newest_message_at, week_start_utc, settings)
+    return [] if reason is None else [reason]
 
 
 def _locked(
