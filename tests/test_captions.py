@@ -196,3 +196,88 @@ def test_the_pool_never_holds_an_ineligible_caption(
     assert not set(keys_of(selection)) & ineligible
     assert len(selection.caption_pool.ppv_captions) <= count
     assert len(set(keys_of(selection))) == len(keys_of(selection))
+
+
+def snapshot_of(rows: list[tuple[str, str, bool, float, int, int, int]]) -> Any:
+    """A CaptionSnapshot of sends (page, caption, is_ppv, sent_at, sent, viewed, purchased), with
+    every caption in the bank as shared."""
+    from eros.models import CaptionSnapshot
+
+    rows = sorted(rows)
+    keys = sorted({row[1] for row in rows})
+    column = {
+        "caption_key": keys,
+        "caption_text": keys,
+        "message_type": ["ppv"] * len(keys),
+        "page_name": [""] * len(keys),
+        "content_category": ["Video"] * len(keys),
+        "price_tier": ["standard"] * len(keys),
+        "trigger": [None] * len(keys),
+        "active": [True] * len(keys),
+    }
+    return CaptionSnapshot(
+        bank_columns={name: np.asarray(values, dtype=object) for name, values in column.items()},
+        page_name=np.asarray([row[0] for row in rows], dtype=object),
+        evidence=CaptionEvidence(
+            caption_key=np.asarray([row[1] for row in rows], dtype=object),
+            on_this_page=np.zeros(len(rows), dtype=bool),
+            is_ppv=np.asarray([row[2] for row in rows], dtype=bool),
+            sent_at=np.asarray([row[3] for row in rows], dtype=np.float64),
+            sent=np.asarray([row[4] for row in rows], dtype=np.float64),
+            viewed=np.asarray([row[5] for row in rows], dtype=np.float64),
+            purchased=np.asarray([row[6] for row in rows], dtype=np.float64),
+            price=np.full(len(rows), 25.0),
+        ),
+        last_sent_columns={
+            "page_name": np.asarray([], dtype=object),
+            "caption_key": np.asarray([], dtype=object),
+            "sent_at": np.asarray([], dtype=np.float64),
+        },
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_other_pages_sends_summed_once_equal_them_read_one_by_one(seed: int) -> None:
+    """With no overdispersion (ρ = 0 on every page), the run's summed evidence of shared captions
+    gives each page the very values that reading every other page's sends one by one gives."""
+    from eros.captions import Eligibility, caption_values, shared_evidence
+
+    rng = np.random.default_rng(seed)
+    pages, captions = ["a", "b", "c"], [f"shared {n}" for n in range(4)]
+    rows = []
+    for page in pages:  # two sends a page at most: too few to measure overdispersion
+        for _ in range(int(rng.integers(0, 3))):
+            viewed = int(rng.integers(50, 500))
+            rows.append(
+                (
+                    page,
+                    captions[int(rng.integers(0, 4))],
+                    True,
+                    WEEK_UTC.timestamp() - float(rng.uniform(1, 90)) * 86_400,
+                    viewed * 2,
+                    viewed,
+                    int(rng.integers(0, viewed // 5)),
+                )
+            )
+    snapshot = snapshot_of(rows)
+    settings_ = load_settings()
+    as_of = dict.fromkeys(pages, WEEK_UTC)
+    summed = shared_evidence(snapshot, as_of, settings_)
+    eligible = Eligibility({}, {}, {}, WEEK_UTC, WEEK_UTC)
+    for page in pages:
+        candidates, one_by_one, _ = snapshot.for_page(page, WEEK_UTC)
+        _, own, _ = snapshot.for_page(page, WEEK_UTC, others=False)
+        for evidence, elsewhere in (
+            (one_by_one, None),
+            (own, summed.elsewhere(page, "ppv", WEEK_UTC.timestamp())),
+        ):
+            values = caption_values(
+                "ppv", candidates, evidence, eligible, WEEK_UTC, settings_, 1000.0, elsewhere
+            )
+            if elsewhere is None:
+                expected = values
+        assert values.keys() == expected.keys()
+        assert np.allclose(
+            [values[k] for k in sorted(values)], [expected[k] for k in sorted(values)]
+        )

@@ -15,13 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from statistics import median
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eros import clock
 from eros.analyze import PerformanceReport
 from eros.bandit import (
     CaptionBandit,
     caption_evidence,
+    decay_weights,
+    effective_trials_factor,
     intra_class_correlation,
     wilson_bounds,
 )
@@ -31,6 +33,7 @@ from eros.models import (
     CaptionLock,
     CaptionPool,
     CaptionSelection,
+    CaptionSnapshot,
     PooledCaption,
     PoolHealth,
     SelectionMetrics,
@@ -95,6 +98,7 @@ def select_captions(
     settings: Settings,
     count: int | None = None,
     next_planned: dict[str, datetime] | None = None,
+    elsewhere: dict[str, SharedSums] | None = None,
 ) -> CaptionSelection:
     """The PPV and bump pools of one page for the week starting `week_start` (local Monday).
 
@@ -122,6 +126,7 @@ def select_captions(
         week_start_utc=week_start_utc,
         settings=settings,
         rng=rng,
+        elsewhere=(elsewhere or {}).get("ppv"),
         size=target,
         trigger_cap=trigger_caps(settings, target, week_ppv_slots),
         category_cap=math.ceil(settings.max_category_share * target),
@@ -137,6 +142,7 @@ def select_captions(
         week_start_utc=week_start_utc,
         settings=settings,
         rng=rng,
+        elsewhere=(elsewhere or {}).get("bump"),
         size=math.ceil(bump_slots * settings.bump_pool_factor),
         trigger_cap=None,
         category_cap=None,
@@ -221,6 +227,119 @@ def held_elsewhere(
     return held
 
 
+SharedSums = dict[
+    str, tuple[float, float]
+]  # shared caption -> (successes, failures) from elsewhere
+
+
+def _kind_columns(evidence: CaptionEvidence, kind: str) -> tuple[Any, FloatArray, FloatArray]:
+    """The sends that are evidence for a caption of `kind`, and their successes and trials: a
+    PPV's fans who unlocked of those who viewed, a bump's fans who opened of those it reached."""
+    if kind == "ppv":
+        return evidence.is_ppv, evidence.purchased, evidence.viewed
+    return ~evidence.is_ppv, evidence.viewed, evidence.sent
+
+
+def page_overdispersion(evidence: CaptionEvidence, on_page: Any, kind: str) -> float:
+    """ρ of one page's own sends of `kind` (between-send variation of a caption's rate)."""
+    wanted, successes, trials = _kind_columns(evidence, kind)
+    rows = wanted & on_page
+    codes, _ = evidence.codes()
+    return intra_class_correlation(successes[rows], trials[rows], codes[rows])
+
+
+@dataclass(frozen=True)
+class SharedEvidence:
+    """Every page's sends of the agency's shared captions, summed once per run: what one page's
+    posterior borrows from the others (a quarter weight each, decayed, and scaled by the sending
+    page's own overdispersion). Summing once keeps a page's work independent of the agency's
+    size; a page's part is taken back out so it never counts its own sends twice."""
+
+    reference_s: float  # the instant the sums are decayed to
+    half_life_days: float
+    keys: tuple[str, ...]  # the shared captions, by position
+    totals: dict[str, tuple[FloatArray, FloatArray]]  # kind -> successes, failures by position
+    parts: dict[tuple[str, str], tuple[FloatArray, FloatArray]]  # (page, kind) -> its share
+
+    def elsewhere(self, page_name: str, kind: str, week_start_s: float) -> SharedSums:
+        """Other pages' evidence of each shared caption, decayed to `week_start_s`."""
+        successes, failures = self.totals[kind]
+        part = self.parts.get((page_name, kind))
+        if part is not None:
+            successes, failures = successes - part[0], failures - part[1]
+        shift = 2.0 ** (-(week_start_s - self.reference_s) / 86_400 / self.half_life_days)
+        return {
+            key: (float(successes[i]) * shift, float(failures[i]) * shift)
+            for i, key in enumerate(self.keys)
+            if successes[i] > 0 or failures[i] > 0
+        }
+
+
+def shared_evidence(
+    snapshot: CaptionSnapshot, as_of: dict[str, datetime], settings: Settings
+) -> SharedEvidence:
+    """Sum the agency's sends of shared captions once (pure). Only sends before every page's
+    `as_of` count, so no page borrows evidence from after its own week began."""
+    import numpy as np
+
+    evidence = snapshot.evidence
+    keys = tuple(sorted(snapshot.shared_keys))
+    position = {key: i for i, key in enumerate(keys)}
+    until = min((instant.timestamp() for instant in as_of.values()), default=0.0)
+    codes, code_of = snapshot.all_codes
+    position_by_code = np.full(len(code_of) + 1, -1, dtype=np.int64)
+    for key, code in code_of.items():
+        if key in position:
+            position_by_code[code] = position[key]
+    totals: dict[str, tuple[FloatArray, FloatArray]] = {}
+    parts: dict[tuple[str, str], tuple[FloatArray, FloatArray]] = {}
+    for kind in ("ppv", "bump"):
+        totals[kind] = (np.zeros(len(keys)), np.zeros(len(keys)))
+    for page_name, (start, stop) in snapshot.page_bounds.items():
+        if page_name not in as_of:
+            continue
+        page_rows = slice(start, stop)
+        page = CaptionEvidence(
+            caption_key=evidence.caption_key[page_rows],
+            on_this_page=np.ones(stop - start, dtype=bool),
+            is_ppv=evidence.is_ppv[page_rows],
+            sent_at=evidence.sent_at[page_rows],
+            sent=evidence.sent[page_rows],
+            viewed=evidence.viewed[page_rows],
+            purchased=evidence.purchased[page_rows],
+            price=evidence.price[page_rows],
+            caption_code=codes[page_rows],
+            code_of=code_of,
+        )
+        before = page.sent_at < as_of[page_name].timestamp()
+        counted = page.sent_at < until
+        positions = position_by_code[codes[page_rows]]
+        for kind in ("ppv", "bump"):
+            wanted, successes, trials = _kind_columns(page, kind)
+            rows = wanted & counted & (positions >= 0)
+            if not rows.any():
+                continue
+            rho = page_overdispersion(page, before, kind)
+            weighted_trials = trials[rows] * SHARED_EVIDENCE_WEIGHT
+            weight = decay_weights(
+                (until - page.sent_at[rows]) / 86_400, settings.half_life_days
+            ) * effective_trials_factor(weighted_trials, rho)
+            part_successes = np.bincount(
+                positions[rows],
+                weight * successes[rows] * SHARED_EVIDENCE_WEIGHT,
+                minlength=len(keys),
+            ).astype(np.float64, copy=False)
+            part_failures = np.bincount(
+                positions[rows],
+                weight * (weighted_trials - successes[rows] * SHARED_EVIDENCE_WEIGHT),
+                minlength=len(keys),
+            ).astype(np.float64, copy=False)
+            parts[(page_name, kind)] = (part_successes, part_failures)
+            totals[kind][0][:] += part_successes
+            totals[kind][1][:] += part_failures
+    return SharedEvidence(until, settings.half_life_days, keys, totals, parts)
+
+
 @dataclass(frozen=True)
 class _Scores:
     """The posterior of each free caption of one kind on one page."""
@@ -240,6 +359,7 @@ def _score(
     week_start_utc: datetime,
     settings: Settings,
     rng: np.random.Generator,
+    elsewhere: SharedSums | None = None,
 ) -> _Scores:
     """Decayed, overdispersion-scaled evidence and the empirical-Bayes posterior of each caption."""
     import numpy as np
@@ -274,6 +394,12 @@ def _score(
         settings.half_life_days,
         rho,
     )
+    if elsewhere:  # other pages' sends of shared captions, summed once per run
+        for i, candidate in enumerate(free):
+            borrowed = elsewhere.get(candidate.caption_key)
+            if borrowed is not None:
+                successes[i] += borrowed[0]
+                failures[i] += borrowed[1]
     here = rows & evidence.on_this_page
     sends_here = np.bincount(send_position[here], minlength=len(free))
     prices = (
@@ -299,6 +425,7 @@ def caption_values(
     week_start_utc: datetime,
     settings: Settings,
     viewers_per_send: float,
+    elsewhere: SharedSums | None = None,
 ) -> dict[str, float]:
     """The expected value of one send of each eligible caption of `kind` on a page: posterior
     mean × price × viewers for a PPV, posterior mean of engagement × viewers for a bump. What the
@@ -315,7 +442,8 @@ def caption_values(
     ]
     if not free:
         return {}
-    scores = _score(kind, free, evidence, week_start_utc, settings, np.random.default_rng(0))
+    rng = np.random.default_rng(0)  # fitting draws nothing
+    scores = _score(kind, free, evidence, week_start_utc, settings, rng, elsewhere)
     value = scores.mean * (scores.prices if kind == "ppv" else 1.0) * viewers_per_send
     return {c.caption_key: float(v) for c, v in zip(free, value, strict=True)}
 
@@ -332,6 +460,7 @@ def _pool(
     size: int,
     trigger_cap: dict[str, int] | None,
     category_cap: int | None,
+    elsewhere: SharedSums | None = None,
 ) -> tuple[list[PooledCaption], PoolHealth, list[str]]:
     import numpy as np
 
@@ -342,7 +471,7 @@ def _pool(
         health = PoolHealth(len(available), len(rested), len(free), 0, 0, 0)
         return [], health, [f"no eligible {kind} caption: {_explain(health)}"]
 
-    scores = _score(kind, free, evidence, week_start_utc, settings, rng)
+    scores = _score(kind, free, evidence, week_start_utc, settings, rng, elsewhere)
     successes, failures, mean, prices = (
         scores.successes,
         scores.failures,

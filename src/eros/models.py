@@ -138,17 +138,19 @@ class CaptionSnapshot:
         return group_bounds(self.last_sent_columns["page_name"])
 
     def for_page(
-        self, page_name: str, as_of: datetime
+        self, page_name: str, as_of: datetime, *, others: bool = True
     ) -> tuple[list[CaptionCandidate], CaptionEvidence, dict[str, datetime]]:
-        """What `Store.caption_candidates`, `caption_evidence` and `last_sent` give for one page."""
-
+        """What `Store.caption_candidates`, `caption_evidence` and `last_sent` give for one page;
+        without `others`, the evidence is the page's own sends only (other pages' sends of shared
+        captions then come summed, from `captions.SharedEvidence`)."""
         import numpy as np
 
         evidence = self.evidence
         start, stop = self.page_bounds.get(page_name, (0, 0))
-        shared = self.shared_indexes
-        others = shared[(shared < start) | (shared >= stop)]
-        rows = np.concatenate([np.arange(start, stop), others])
+        rows = np.arange(start, stop)
+        if others:
+            shared = self.shared_indexes
+            rows = np.concatenate([rows, shared[(shared < start) | (shared >= stop)]])
         rows = rows[evidence.sent_at[rows] < as_of.timestamp()]
         here = (rows >= start) & (rows < stop)
         codes, code_of = self.all_codes

@@ -23,7 +23,15 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from eros import clock
 from eros.allocate import PageDemand, allocate_shared
 from eros.analyze import PerformanceReport, analyze_pages
-from eros.captions import Eligibility, caption_values, lock_window, select_captions
+from eros.captions import (
+    Eligibility,
+    SharedEvidence,
+    SharedSums,
+    caption_values,
+    lock_window,
+    select_captions,
+    shared_evidence,
+)
 from eros.errors import (
     ErosError,
     InputError,
@@ -116,6 +124,9 @@ class WeekInputs:
     locks: list[CaptionLock]  # other pages' holds: saved locks and the week's allocation
     next_planned: dict[str, datetime] = field(default_factory=dict)  # first planned use after
     newest_message_at: datetime | None = None
+    # Other pages' sends of shared captions, summed (kind -> caption -> successes, failures); None
+    # when `evidence` carries those sends itself.
+    elsewhere: dict[str, SharedSums] | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,7 @@ class AgencyWeek:
     planned: dict[str, Any]  # columns of store.planned_sends, without the re-planned schedules
     held: list[CaptionLock]  # saved locks meeting the week, without the re-planned schedules
     newest: dict[str, datetime]  # each page's newest message before its week
+    shared: SharedEvidence  # every page's sends of the shared captions, summed once
     allocation: dict[str, str] = field(default_factory=dict)  # shared caption -> page
 
     def newest_message_at(self, page_name: str) -> datetime | None:
@@ -173,7 +185,9 @@ class AgencyWeek:
         a slice holds other pages' sends of shared captions, so keeping every page's would grow
         with the square of the agency's size."""
         week = self.weeks[page_name]
-        candidates, evidence, last_sent = self.snapshot.for_page(page_name, week.as_of)
+        candidates, evidence, last_sent = self.snapshot.for_page(
+            page_name, week.as_of, others=False
+        )
         start_s = week.week_start_utc.timestamp()
         end_s = clock.week_bounds_utc(week.week_start, clock.zone(week.page.timezone))[1]
         planned = self.planned
@@ -197,6 +211,7 @@ class AgencyWeek:
             list(self.held),
             next_planned,
             self.newest_message_at(page_name),
+            {kind: self.shared.elsewhere(page_name, kind, start_s) for kind in ("ppv", "bump")},
         )
 
 
@@ -246,8 +261,10 @@ def read_agency_week(
         for lock in store.locks_overlapping(first, last + timedelta(days=longest))
         if lock.schedule_id not in replaced and lock.caption_key in contested
     ]
-    newest = store.newest_messages({name: week.as_of for name, week in weeks.items()})
-    return AgencyWeek(week_start, weeks, reports, snapshot, planned, held, newest)
+    as_of = {name: week.as_of for name, week in weeks.items()}
+    newest = store.newest_messages(as_of)
+    shared = shared_evidence(snapshot, as_of, settings)
+    return AgencyWeek(week_start, weeks, reports, snapshot, planned, held, newest, shared)
 
 
 def page_demands(agency: AgencyWeek, page_name: str, settings: Settings) -> list[PageDemand]:
@@ -286,6 +303,7 @@ def page_demands(agency: AgencyWeek, page_name: str, settings: Settings) -> list
             week.week_start_utc,
             settings,
             classification.audience_size * classification.view_rate,
+            (inputs.elsewhere or {}).get(kind),
         )
         own = sorted(((-value, key) for key, value in values.items() if key not in shared))
         kept = {key: values[key] for key in values if key in shared}
@@ -342,6 +360,7 @@ def select_from(
         settings=settings,
         count=count,
         next_planned=inputs.next_planned,
+        elsewhere=inputs.elsewhere,
     )
 
 
