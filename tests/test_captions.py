@@ -268,16 +268,13 @@ def test_other_pages_sends_summed_once_equal_them_read_one_by_one(seed: int) -> 
     for page in pages:
         candidates, one_by_one, _ = snapshot.for_page(page, WEEK_UTC)
         _, own, _ = snapshot.for_page(page, WEEK_UTC, others=False)
-        for evidence, elsewhere in (
-            (one_by_one, None),
-            (own, summed.elsewhere(page, "ppv", WEEK_UTC.timestamp())),
-        ):
-            values = caption_values(
-                "ppv", candidates, evidence, eligible, WEEK_UTC, settings_, 1000.0, elsewhere
-            )
-            if elsewhere is None:
-                expected = values
-        assert values.keys() == expected.keys()
-        assert np.allclose(
-            [values[k] for k in sorted(values)], [expected[k] for k in sorted(values)]
+        elsewhere = summed.elsewhere("ppv", WEEK_UTC.timestamp(), own, 0.0)
+        expected = caption_values(
+            "ppv", candidates, one_by_one, eligible, WEEK_UTC, settings_, 1000.0
         )
+        values = caption_values(
+            "ppv", candidates, own, eligible, WEEK_UTC, settings_, 1000.0, elsewhere
+        )
+        keys = sorted(expected)
+        assert sorted(values) == keys
+        assert np.allclose([values[k] for k in keys], [expected[k] for k in keys])

@@ -248,31 +248,99 @@ def page_overdispersion(evidence: CaptionEvidence, on_page: Any, kind: str) -> f
     return intra_class_correlation(successes[rows], trials[rows], codes[rows])
 
 
+OVERDISPERSION_BIN = 1.05  # sends are summed in bins of 5 % of their effective viewers
+
+
+def _viewer_bins(weighted_trials: FloatArray) -> npt.NDArray[np.int64]:
+    import numpy as np
+
+    bins: npt.NDArray[np.int64] = np.floor(
+        np.log(np.maximum(weighted_trials, 1.0)) / np.log(OVERDISPERSION_BIN)
+    ).astype(np.int64)
+    return bins
+
+
 @dataclass(frozen=True)
 class SharedEvidence:
     """Every page's sends of the agency's shared captions, summed once per run: what one page's
-    posterior borrows from the others (a quarter weight each, decayed, and scaled by the sending
-    page's own overdispersion). Summing once keeps a page's work independent of the agency's
-    size; a page's part is taken back out so it never counts its own sends twice."""
+    posterior borrows from the others (a quarter weight each, decayed). A send's weight also
+    depends on the borrowing page's overdispersion ρ through its number of viewers, so the sums
+    are kept per caption and per 5 % bin of viewers (the factor is exact to 2.5 %); the page's own
+    part is taken back out so it never counts its own sends twice. Summing once keeps a page's
+    work independent of the agency's size."""
 
     reference_s: float  # the instant the sums are decayed to
     half_life_days: float
     keys: tuple[str, ...]  # the shared captions, by position
-    totals: dict[str, tuple[FloatArray, FloatArray]]  # kind -> successes, failures by position
-    parts: dict[tuple[str, str], tuple[FloatArray, FloatArray]]  # (page, kind) -> its share
+    # kind -> (caption position, viewer bin, successes, failures) of each non-empty cell
+    cells: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, FloatArray]]
 
-    def elsewhere(self, page_name: str, kind: str, week_start_s: float) -> SharedSums:
-        """Other pages' evidence of each shared caption, decayed to `week_start_s`."""
-        successes, failures = self.totals[kind]
-        part = self.parts.get((page_name, kind))
-        if part is not None:
-            successes, failures = successes - part[0], failures - part[1]
+    def elsewhere(
+        self, kind: str, week_start_s: float, own: CaptionEvidence, rho: float
+    ) -> SharedSums:
+        """Other pages' evidence of each shared caption for a page whose own sends are `own`
+        and whose overdispersion is `rho`, decayed to `week_start_s`."""
+        import numpy as np
+
+        position, bins, successes, failures = self.cells[kind]
+        if position.size == 0:
+            return {}
+        successes, failures = successes.copy(), failures.copy()
+        own_cells = _binned(self, kind, own)
+        if own_cells is not None:  # take the page's own part back out
+            cells = zip(position.tolist(), bins.tolist(), strict=True)
+            index = {cell: i for i, cell in enumerate(cells)}
+            for p, b, s, f in zip(*(part.tolist() for part in own_cells), strict=True):
+                i = index[(p, b)]
+                successes[i] -= s
+                failures[i] -= f
+        viewers = np.power(OVERDISPERSION_BIN, bins + 0.5, dtype=np.float64)
+        factor = effective_trials_factor(viewers, rho)
         shift = 2.0 ** (-(week_start_s - self.reference_s) / 86_400 / self.half_life_days)
+        total_s = np.bincount(position, successes * factor, minlength=len(self.keys)) * shift
+        total_f = np.bincount(position, failures * factor, minlength=len(self.keys)) * shift
         return {
-            key: (float(successes[i]) * shift, float(failures[i]) * shift)
+            key: (float(total_s[i]), float(total_f[i]))
             for i, key in enumerate(self.keys)
-            if successes[i] > 0 or failures[i] > 0
+            if total_s[i] > 1e-12 or total_f[i] > 1e-12
         }
+
+
+def _binned(
+    shared: SharedEvidence, kind: str, evidence: CaptionEvidence
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, FloatArray] | None:
+    """Sends of shared captions summed by (caption position, viewer bin), decayed to the
+    reference instant, before the overdispersion factor (None when there are none)."""
+    import numpy as np
+
+    position_of = {key: i for i, key in enumerate(shared.keys)}
+    positions = np.fromiter(
+        (position_of.get(key, -1) for key in evidence.caption_key),
+        dtype=np.int64,
+        count=evidence.caption_key.size,
+    )
+    wanted, successes, trials = _kind_columns(evidence, kind)
+    rows = wanted & (positions >= 0) & (evidence.sent_at < shared.reference_s)
+    if not rows.any():
+        return None
+    weighted_trials = trials[rows] * SHARED_EVIDENCE_WEIGHT
+    weighted_successes = successes[rows] * SHARED_EVIDENCE_WEIGHT
+    decay = decay_weights(
+        (shared.reference_s - evidence.sent_at[rows]) / 86_400, shared.half_life_days
+    )
+    bins = _viewer_bins(weighted_trials)
+    cells, inverse = np.unique(np.stack([positions[rows], bins]), axis=1, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    summed_s = np.bincount(inverse, decay * weighted_successes, minlength=cells.shape[1])
+    summed_f = np.bincount(
+        inverse, decay * (weighted_trials - weighted_successes), minlength=cells.shape[1]
+    )
+    return (
+        cells[0].astype(np.int64),
+        cells[1].astype(np.int64),
+        summed_s.astype(np.float64),
+        summed_f.astype(np.float64),
+    )
 
 
 def shared_evidence(
@@ -282,62 +350,29 @@ def shared_evidence(
     `as_of` count, so no page borrows evidence from after its own week began."""
     import numpy as np
 
-    evidence = snapshot.evidence
-    keys = tuple(sorted(snapshot.shared_keys))
-    position = {key: i for i, key in enumerate(keys)}
     until = min((instant.timestamp() for instant in as_of.values()), default=0.0)
-    codes, code_of = snapshot.all_codes
-    position_by_code = np.full(len(code_of) + 1, -1, dtype=np.int64)
-    for key, code in code_of.items():
-        if key in position:
-            position_by_code[code] = position[key]
-    totals: dict[str, tuple[FloatArray, FloatArray]] = {}
-    parts: dict[tuple[str, str], tuple[FloatArray, FloatArray]] = {}
+    keys = tuple(sorted(snapshot.shared_keys))
+    empty = SharedEvidence(until, settings.half_life_days, keys, {})
+    rows = snapshot.shared_indexes
+    evidence = snapshot.evidence
+    shared_sends = CaptionEvidence(
+        caption_key=evidence.caption_key[rows],
+        on_this_page=np.zeros(rows.size, dtype=bool),
+        is_ppv=evidence.is_ppv[rows],
+        sent_at=evidence.sent_at[rows],
+        sent=evidence.sent[rows],
+        viewed=evidence.viewed[rows],
+        purchased=evidence.purchased[rows],
+        price=evidence.price[rows],
+    )
+    cells = {}
     for kind in ("ppv", "bump"):
-        totals[kind] = (np.zeros(len(keys)), np.zeros(len(keys)))
-    for page_name, (start, stop) in snapshot.page_bounds.items():
-        if page_name not in as_of:
-            continue
-        page_rows = slice(start, stop)
-        page = CaptionEvidence(
-            caption_key=evidence.caption_key[page_rows],
-            on_this_page=np.ones(stop - start, dtype=bool),
-            is_ppv=evidence.is_ppv[page_rows],
-            sent_at=evidence.sent_at[page_rows],
-            sent=evidence.sent[page_rows],
-            viewed=evidence.viewed[page_rows],
-            purchased=evidence.purchased[page_rows],
-            price=evidence.price[page_rows],
-            caption_code=codes[page_rows],
-            code_of=code_of,
-        )
-        before = page.sent_at < as_of[page_name].timestamp()
-        counted = page.sent_at < until
-        positions = position_by_code[codes[page_rows]]
-        for kind in ("ppv", "bump"):
-            wanted, successes, trials = _kind_columns(page, kind)
-            rows = wanted & counted & (positions >= 0)
-            if not rows.any():
-                continue
-            rho = page_overdispersion(page, before, kind)
-            weighted_trials = trials[rows] * SHARED_EVIDENCE_WEIGHT
-            weight = decay_weights(
-                (until - page.sent_at[rows]) / 86_400, settings.half_life_days
-            ) * effective_trials_factor(weighted_trials, rho)
-            part_successes = np.bincount(
-                positions[rows],
-                weight * successes[rows] * SHARED_EVIDENCE_WEIGHT,
-                minlength=len(keys),
-            ).astype(np.float64, copy=False)
-            part_failures = np.bincount(
-                positions[rows],
-                weight * (weighted_trials - successes[rows] * SHARED_EVIDENCE_WEIGHT),
-                minlength=len(keys),
-            ).astype(np.float64, copy=False)
-            parts[(page_name, kind)] = (part_successes, part_failures)
-            totals[kind][0][:] += part_successes
-            totals[kind][1][:] += part_failures
-    return SharedEvidence(until, settings.half_life_days, keys, totals, parts)
+        binned = _binned(empty, kind, shared_sends)
+        if binned is None:
+            none = np.empty(0, dtype=np.int64)
+            binned = (none, none, np.empty(0), np.empty(0))
+        cells[kind] = binned
+    return SharedEvidence(until, settings.half_life_days, keys, cells)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from eros.captions import (
     SharedSums,
     caption_values,
     lock_window,
+    page_overdispersion,
     select_captions,
     shared_evidence,
 )
@@ -211,7 +212,12 @@ class AgencyWeek:
             list(self.held),
             next_planned,
             self.newest_message_at(page_name),
-            {kind: self.shared.elsewhere(page_name, kind, start_s) for kind in ("ppv", "bump")},
+            {
+                kind: self.shared.elsewhere(
+                    kind, start_s, evidence, page_overdispersion(evidence, True, kind)
+                )
+                for kind in ("ppv", "bump")
+            },
         )
 
 
