@@ -23,18 +23,9 @@ from typing import TypeVar
 from eros.demo import demo_from_world
 from eros.settings import load_settings
 from eros.simulate import World, build_world
+from eros.simulate.pages import SMALL_AGENCY as SMALL_PAGES
 
 WEEK = date(2025, 11, 3)
-SMALL_PAGES = (  # as tests/worlds.py
-    "carmenrose",
-    "del",
-    "gracebennett_free",
-    "itskassielee_paid",
-    "jadebri",
-    "myahill",
-    "poutyselena",
-    "talia",
-)
 T = TypeVar("T")
 
 

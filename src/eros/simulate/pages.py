@@ -208,3 +208,20 @@ def own_bank_minimum(spec: PageSpec) -> tuple[int, int]:
     )
     active = 1.0 - INACTIVE_SHARE
     return math.ceil(ppv / active), math.ceil(bumps / active)
+
+
+# The small world: 8 of the demo's 38 pages, each exactly as it is in the demo (the same 26 weeks
+# of history, caption bank and ground truth; only the other pages are left out). It has every tier
+# (NEW del; SMALL myahill, itskassielee_paid; MEDIUM talia, poutyselena, carmenrose; LARGE jadebri;
+# XL gracebennett_free), the three page types, three time zones (Los Angeles; London:
+# itskassielee_paid; Sydney: poutyselena) and three fatigued pages (carmenrose, jadebri, myahill).
+SMALL_AGENCY = (
+    "carmenrose",
+    "del",
+    "gracebennett_free",
+    "itskassielee_paid",
+    "jadebri",
+    "myahill",
+    "poutyselena",
+    "talia",
+)
